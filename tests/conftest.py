@@ -1,0 +1,27 @@
+"""Shared test set-up: every test starts on the NumPy backend with a fixed hypothesis profile."""
+
+import os
+import sys
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+sys.path.insert(0, os.path.dirname(__file__))  # for gradutil
+
+settings.register_profile(
+    "tinygan",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,  # CI runs are repeatable; run with --hypothesis-seed to explore
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "tinygan"))
+
+
+@pytest.fixture(autouse=True)
+def _numpy_backend():
+    from tinygan import backend
+
+    previous = backend.array_module(), backend.device()
+    yield
+    backend.use(previous[1], module=previous[0])

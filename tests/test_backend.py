@@ -1,0 +1,130 @@
+"""The array-module shim: NumPy by default, CuPy when asked, and no compute bypasses it."""
+
+import ast
+import pathlib
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from tinygan import backend, losses, nn, optim
+
+PACKAGE = pathlib.Path(backend.__file__).parent
+# Modules that compute on arrays; each must take its array functions from the shim.
+COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py"]
+
+
+def test_numpy_is_the_default(monkeypatch):
+    monkeypatch.delenv("TINYGAN_DEVICE", raising=False)
+    assert backend.use() == "cpu"
+    assert backend.array_module() is np and backend.xp.zeros is np.zeros
+
+
+def test_env_var_selects_device(monkeypatch):
+    monkeypatch.setenv("TINYGAN_DEVICE", "tpu")
+    with pytest.raises(backend.BackendError, match="unknown device 'tpu'"):
+        backend.use()
+
+
+def test_gpu_without_cupy_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
+    with pytest.raises(backend.BackendError, match=r"pip install 'tinygan\[gpu\]'"):
+        backend.use("gpu")
+    assert backend.device() == "cpu"
+
+
+def test_gpu_without_a_device_is_a_clear_error(monkeypatch):
+    fake = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: (_ for _ in ()).throw(RuntimeError("cudaErrorNoDevice")))))
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    with pytest.raises(backend.BackendError, match="no usable GPU"):
+        backend.use("gpu")
+
+
+def test_compute_modules_do_not_import_numpy():
+    """Computation must go through `xp`; a direct numpy import would silently stay on CPU."""
+    for name in COMPUTE_MODULES:
+        tree = ast.parse((PACKAGE / name).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] != "numpy" for a in node.names), name
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert node.module.split(".")[0] != "numpy", name
+
+
+class FakeCupyArray(np.ndarray):
+    """A NumPy array that says it was made by the fake CuPy module."""
+
+
+class FakeCupy(types.ModuleType):
+    """NumPy underneath; every array it makes is a FakeCupyArray, and it counts calls."""
+
+    def __init__(self):
+        super().__init__("fakecupy")
+        self.calls = {}
+
+    def __getattr__(self, name):
+        target = getattr(np, name)
+        if not callable(target) or isinstance(target, type):
+            return target
+
+        def wrapped(*args, **kwargs):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            out = target(*args, **kwargs)
+            return out.view(FakeCupyArray) if isinstance(out, np.ndarray) else out
+
+        return wrapped
+
+    def asnumpy(self, a):
+        return np.asarray(a).view(np.ndarray)
+
+
+def test_whole_training_step_takes_every_array_from_the_shim():
+    fake = FakeCupy()
+    backend.use("gpu", module=fake)
+    rng = backend.Random(0)
+    G = nn.Sequential(nn.Dense(4, 8, rng=rng), nn.BatchNorm1d(8), nn.ReLU(), nn.Dense(8, 6, rng=rng), nn.Tanh())
+    D = nn.Sequential(nn.Dense(6, 8, rng=rng), nn.LeakyReLU(0.2), nn.Dropout(0.3), nn.Dense(8, 1, rng=rng),
+                      nn.Sigmoid())
+    opt_g = optim.Adam(G.flat_params, G.flat_grads, lr=1e-3, weight_decay=1e-4)
+    opt_d = optim.Adam(D.flat_params, D.flat_grads, lr=1e-3)
+    x_real = rng.normal((5, 6))
+    z = rng.normal((5, 4))
+    # one D step on a real and a fake batch, one G step through the frozen D
+    fake_x, _ = G.forward(z)
+    real_out, real_caches = D.forward(x_real)
+    fake_out, fake_caches = D.forward(fake_x)
+    _, dr, df = losses.discriminator_loss(real_out, fake_out, real_target=0.9)
+    D.zero_grad()
+    D.backward(dr, real_caches)
+    D.backward(df, fake_caches)
+    opt_d.step()
+    fake_x, g_caches = G.forward(z)
+    logits, d_caches = D.forward(fake_x)
+    _, dl = losses.generator_loss(logits, "minimax")
+    G.zero_grad()
+    G.backward(D.backward(dl, d_caches, param_grads=False), g_caches)
+    opt_g.step()
+
+    arrays = [G.flat_params, G.flat_grads, G.flat_state, D.flat_params, D.flat_grads, fake_x, logits,
+              opt_g.m, opt_g.v, opt_d.m, opt_d.v, x_real, z]
+    assert all(isinstance(a, FakeCupyArray) for a in arrays), [type(a) for a in arrays]
+    for net in (G, D):
+        for layer in net.layers:
+            for table in (layer.params, layer.grads, layer.state):
+                assert all(isinstance(a, FakeCupyArray) for a in table.values())
+    for used in ("zeros", "asarray", "exp", "tanh", "maximum", "sqrt", "multiply", "divide"):
+        assert fake.calls.get(used, 0) > 0, used
+    host = backend.to_numpy(G.flat_params)
+    assert type(host) is np.ndarray and np.all(np.isfinite(host))
+
+
+def test_random_is_reproducible_and_restorable():
+    a, b = backend.Random(7), backend.Random(7)
+    np.testing.assert_array_equal(a.normal((3, 4)), b.normal((3, 4)))
+    state = a.get_state()
+    first = a.uniform(5)
+    a.set_state(state)
+    np.testing.assert_array_equal(a.uniform(5), first)
+    assert a.normal((2,)).dtype == np.float32 and sorted(backend.to_numpy(a.permutation(6))) == list(range(6))

@@ -1,0 +1,159 @@
+"""Whole networks and whole GAN losses against finite differences.
+
+These are the checks that catch the classic NumPy-GAN bug: a layer that keeps its last
+input on ``self`` gives wrong discriminator gradients when D sees a real batch and then a
+fake batch before either backward pass.
+"""
+
+import numpy as np
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from gradutil import TOL, kink_distance, network_error
+from tinygan import losses, nn
+from tinygan.backend import Random
+from tinygan.gradcheck import numerical_gradient, rel_error
+
+seeds = st.integers(0, 2**16)
+KINK = 1e-4  # a ReLU input this close to 0 could let x ± h straddle the kink (h = 1e-6)
+
+
+def make_discriminator(rng, n_in=6, hidden=5, batchnorm=False, dropout=0.0, act="leaky"):
+    layers = [nn.Dense(n_in, hidden, rng=rng, dtype="float64")]
+    if batchnorm:
+        layers.append(nn.BatchNorm1d(hidden, dtype="float64"))
+    layers.append(nn.LeakyReLU(0.2) if act == "leaky" else nn.ReLU())
+    if dropout:
+        layers.append(nn.Dropout(dropout, seed=int(rng.integers(0, 1000, ()))))
+    layers += [nn.Dense(hidden, 1, rng=rng, dtype="float64")]
+    return nn.Sequential(layers)
+
+
+def make_generator(rng, n_z=3, hidden=5, n_out=6):
+    return nn.Sequential(nn.Dense(n_z, hidden, init="he", rng=rng, dtype="float64"),
+                         nn.BatchNorm1d(hidden, dtype="float64"), nn.ReLU(),
+                         nn.Dense(hidden, hidden, rng=rng, dtype="float64"), nn.LeakyReLU(0.2),
+                         nn.Dense(hidden, n_out, rng=rng, dtype="float64"), nn.Tanh())
+
+
+@given(seed=seeds, n=st.integers(2, 6), batchnorm=st.booleans(), act=st.sampled_from(["leaky", "relu"]),
+       dropout=st.sampled_from([0.0, 0.3]))
+def test_sequential_network(seed, n, batchnorm, act, dropout):
+    rng = Random(seed)
+    net = make_discriminator(rng, batchnorm=batchnorm, dropout=dropout, act=act)
+    x = rng.normal((n, 6), dtype="float64")
+    t = (rng.uniform((n, 1), dtype="float64") > 0.5).astype("float64")
+    error, kink = network_error(net, lambda y: losses.bce_with_logits(y, t), x)
+    assume(kink > KINK)
+    assert error < TOL
+
+
+def d_step_gradients(D, x_real, x_fake, smooth=1.0, order="real-first"):
+    """One discriminator step's gradient: forward both batches, then backward both."""
+    real_logits, real_caches = D.forward(x_real)
+    fake_logits, fake_caches = D.forward(x_fake)
+    loss, dreal, dfake = losses.discriminator_loss(real_logits, fake_logits, real_target=smooth)
+    D.zero_grad()
+    if order == "real-first":
+        D.backward(dreal, real_caches)
+        D.backward(dfake, fake_caches)
+    else:
+        D.backward(dfake, fake_caches)
+        D.backward(dreal, real_caches)
+    return loss, D.flat_grads.copy(), kink_distance(D, real_caches + fake_caches)
+
+
+def summed_d_loss(D, x_real, x_fake, smooth=1.0):
+    return losses.discriminator_loss(D.forward(x_real)[0], D.forward(x_fake)[0], real_target=smooth)[0]
+
+
+@given(seed=seeds, n_real=st.integers(2, 6), n_fake=st.integers(2, 6), batchnorm=st.booleans(),
+       smooth=st.sampled_from([1.0, 0.9]), order=st.sampled_from(["real-first", "fake-first"]))
+def test_discriminator_step_accumulates_real_and_fake(seed, n_real, n_fake, batchnorm, smooth, order):
+    """GAN case 1: D's loss summed over a real and a fake batch, gradients accumulated."""
+    rng = Random(seed)
+    D = make_discriminator(rng, batchnorm=batchnorm)
+    x_real = rng.normal((n_real, 6), dtype="float64") + 1.0
+    x_fake = rng.normal((n_fake, 6), dtype="float64") * 0.5
+    _, analytic, kink = d_step_gradients(D, x_real, x_fake, smooth, order)
+    assume(kink > KINK)
+    numeric = numerical_gradient(lambda: summed_d_loss(D, x_real, x_fake, smooth), D.flat_params)
+    assert rel_error(analytic, numeric) < TOL
+
+
+@given(seed=seeds, n=st.integers(2, 6), kind=st.sampled_from(losses.LOSSES), dropout=st.sampled_from([0.0, 0.3]))
+def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout):
+    """GAN case 2: G's gradient is FD-correct; D's parameters and gradients stay untouched."""
+    rng = Random(seed)
+    G, D = make_generator(rng), make_discriminator(rng, dropout=dropout)
+    z = rng.normal((n, 3), dtype="float64")
+    D.flat_grads[...] = rng.normal(D.flat_grads.shape, dtype="float64")  # leftovers from a D step
+    d_params, d_grads = D.flat_params.copy(), D.flat_grads.copy()
+    d_rng = D.get_rng_states()
+
+    def g_loss():
+        D.set_rng_states(d_rng)
+        return losses.generator_loss(D.forward(G.forward(z)[0])[0], kind)[0]
+
+    fake, g_caches = G.forward(z)
+    D.set_rng_states(d_rng)
+    logits, d_caches = D.forward(fake)
+    _, dlogits = losses.generator_loss(logits, kind)
+    G.zero_grad()
+    G.backward(D.backward(dlogits, d_caches, param_grads=False), g_caches)
+    assume(min(kink_distance(G, g_caches), kink_distance(D, d_caches)) > KINK)
+
+    np.testing.assert_array_equal(D.flat_params, d_params)
+    np.testing.assert_array_equal(D.flat_grads, d_grads)
+    analytic = G.flat_grads.copy()
+    assert rel_error(analytic, numerical_gradient(g_loss, G.flat_params)) < TOL
+    np.testing.assert_array_equal(D.flat_params, d_params)
+
+
+def test_two_batches_backward_in_any_order_give_the_exact_sum():
+    rng = Random(3)
+    D = make_discriminator(rng, batchnorm=True)
+    a, b = rng.normal((5, 6), dtype="float64"), rng.normal((4, 6), dtype="float64")
+    da, db = rng.normal((5, 1), dtype="float64"), rng.normal((4, 1), dtype="float64")
+    ya, ca = D.forward(a)
+    yb, cb = D.forward(b)
+    D.zero_grad(); D.backward(da, ca); only_a = D.flat_grads.copy()
+    D.zero_grad(); D.backward(db, cb); only_b = D.flat_grads.copy()
+    D.zero_grad(); D.backward(db, cb); D.backward(da, ca)
+    np.testing.assert_allclose(D.flat_grads, only_a + only_b, rtol=1e-14, atol=1e-15)
+
+
+class NaiveDense(nn.Dense):
+    """The classic bug: the input is kept on the layer and the cache is ignored."""
+
+    def forward(self, x, train=True):
+        self.last_x = x
+        return super().forward(x, train)
+
+    def backward(self, dout, cache, param_grads=True):
+        return super().backward(dout, self.last_x, param_grads)
+
+
+def test_the_accumulation_check_catches_layers_that_keep_activations():
+    """The check above is not vacuous: it fails loudly for the buggy layer."""
+    rng = Random(11)
+    naive = NaiveDense(6, 5, rng=rng, dtype="float64")
+    D = nn.Sequential(naive, nn.LeakyReLU(0.2), nn.Dense(5, 1, rng=rng, dtype="float64"))
+    x_real, x_fake = rng.normal((4, 6), dtype="float64") + 1, rng.normal((4, 6), dtype="float64")
+    _, analytic, _ = d_step_gradients(D, x_real, x_fake)
+    numeric = numerical_gradient(lambda: summed_d_loss(D, x_real, x_fake), D.flat_params)
+    assert rel_error(analytic, numeric) > 1e-2
+
+
+def test_parameters_are_views_into_the_flat_buffers():
+    rng = Random(0)
+    net = nn.Sequential(nn.Dense(4, 3, rng=rng), nn.BatchNorm1d(3), nn.ReLU(), nn.Dense(3, 2, rng=rng))
+    assert net.flat_params.dtype == np.float32 and net.num_params() == 4 * 3 + 3 + 3 + 3 + 3 * 2 + 2
+    net.flat_params[...] = np.arange(net.num_params())
+    assert net.layers[0].params["W"][0, 0] == 0 and net.layers[3].params["b"][-1] == net.num_params() - 1
+    net.layers[1].grads["gamma"] += 1
+    assert net.flat_grads.sum() == 3
+    net.zero_grad()
+    assert not net.flat_grads.any()
+    assert net.flat_state.size == 6 and net.layers[1].state["running_var"].base is not None
+    assert [name for name, _ in net.named_params()] == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]

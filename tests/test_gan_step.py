@@ -1,0 +1,53 @@
+"""The training step as a whole: which parameters move, and that it matches the parts."""
+
+import numpy as np
+
+from tinygan import gan, nn, optim
+from tinygan.backend import Random
+
+
+def tiny_gan(seed=0, dtype="float32"):
+    rng = Random(seed)
+    G = nn.Sequential(nn.Dense(2, 8, rng=rng, dtype=dtype), nn.ReLU(), nn.Dense(8, 3, rng=rng, dtype=dtype))
+    D = nn.Sequential(nn.Dense(3, 8, rng=rng, dtype=dtype), nn.LeakyReLU(0.2), nn.Dense(8, 1, rng=rng, dtype=dtype))
+    return G, D, optim.Adam(G.flat_params, G.flat_grads, 1e-2, (0.5, 0.999)), \
+        optim.Adam(D.flat_params, D.flat_grads, 1e-2, (0.5, 0.999)), rng
+
+
+def test_generator_step_moves_g_and_not_d():
+    G, D, opt_g, opt_d, rng = tiny_gan()
+    fake, g_caches = G.forward(rng.normal((8, 2)))
+    g0, d0, dg0 = G.flat_params.copy(), D.flat_params.copy(), D.flat_grads.copy()
+    gan.generator_step(G, D, opt_g, fake, g_caches)
+    assert np.abs(G.flat_params - g0).min() > 0  # every generator weight moved (Adam: ±lr)
+    np.testing.assert_array_equal(D.flat_params, d0)
+    np.testing.assert_array_equal(D.flat_grads, dg0)
+
+
+def test_discriminator_step_moves_d_and_not_g():
+    G, D, opt_g, opt_d, rng = tiny_gan()
+    g0, d0 = G.flat_params.copy(), D.flat_params.copy()
+    loss, d_real, d_fake, fake, _ = gan.discriminator_step(G, D, opt_d, rng.normal((8, 3)), rng.normal((8, 2)))
+    assert np.all(D.flat_params != d0)
+    np.testing.assert_array_equal(G.flat_params, g0)
+    assert 0 < float(d_real) < 1 and 0 < float(d_fake) < 1 and np.isfinite(float(loss))
+
+
+def test_train_step_learns_a_shifted_gaussian():
+    """Real data N(2, 0.1²) in 3-D: after training, the generator's mean is near 2."""
+    G, D, opt_g, opt_d, rng = tiny_gan(seed=1)
+    opt_g.lr = opt_d.lr = 2e-3
+    assert np.all(np.abs(G(rng.normal((1000, 2))).mean(0) - 2) > 1)  # far away at the start
+    stats = None
+    for _ in range(1500):
+        stats = gan.train_step(G, D, opt_g, opt_d, lambda: 2 + 0.1 * rng.normal((32, 3)),
+                               lambda: rng.normal((32, 2)), d_steps=1)
+    samples = G(rng.normal((1000, 2)))
+    assert np.all(np.abs(samples.mean(0) - 2) < 0.3), samples.mean(0)
+    assert 0.2 < float(stats.d_real) < 0.8 and 0.2 < float(stats.d_fake) < 0.8
+
+
+def test_ema_update():
+    target, source = np.ones(4, np.float32), np.zeros(4, np.float32)
+    gan.ema_update(target, source, 0.9)
+    np.testing.assert_allclose(target, 0.9)

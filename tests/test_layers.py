@@ -1,0 +1,167 @@
+"""Every layer's backward pass against central finite differences in float64."""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from gradutil import TOL, layer_errors
+from tinygan import nn
+from tinygan.backend import Random
+
+batch = st.integers(2, 6)
+features = st.integers(1, 7)
+seeds = st.integers(0, 2**16)
+
+
+def away_from_kink(x, margin=1e-2):
+    """Push entries away from 0 so that x ± h never straddles a ReLU kink.
+
+    ReLU and LeakyReLU are not differentiable at 0; a central difference with step h
+    across 0 averages the two slopes and is wrong by up to 50% there.  Keeping |x| ≥ 1e-2
+    (10,000 h) means the function is linear on [x − h, x + h], so the smooth-function
+    bound 1e-6 applies unchanged.
+    """
+    return np.where(x >= 0, x + margin, x - margin)
+
+
+@st.composite
+def inputs(draw, lo=-4.0, hi=4.0):
+    shape = (draw(batch), draw(features))
+    return draw(arrays(np.float64, shape, elements=st.floats(lo, hi)))
+
+
+@given(n_in=features, n_out=features, n=batch, init=st.sampled_from(nn.INITS), seed=seeds)
+def test_dense(n_in, n_out, n, init, seed):
+    rng = Random(seed)
+    layer = nn.Dense(n_in, n_out, init=init, rng=rng, dtype="float64")
+    layer.params["b"][...] = rng.normal(n_out, dtype="float64")  # nonzero bias
+    errors = layer_errors(layer, rng.normal((n, n_in), dtype="float64"))
+    assert max(errors.values()) < TOL, errors
+
+
+@given(x=inputs())
+def test_relu(x):
+    assert max(layer_errors(nn.ReLU(), away_from_kink(x)).values()) < TOL
+
+
+@given(x=inputs(), alpha=st.floats(0.0, 0.5))
+def test_leaky_relu(x, alpha):
+    assert max(layer_errors(nn.LeakyReLU(alpha), away_from_kink(x)).values()) < TOL
+
+
+@given(x=inputs(-6, 6))
+def test_tanh(x):
+    assert max(layer_errors(nn.Tanh(), x).values()) < TOL
+
+
+@given(x=inputs(-20, 20))
+def test_sigmoid(x):
+    assert max(layer_errors(nn.Sigmoid(), x).values()) < TOL
+
+
+@given(x=inputs(), seed=seeds, train=st.booleans(), momentum=st.floats(0.0, 1.0))
+def test_batchnorm(x, seed, train, momentum):
+    rng = Random(seed)
+    d = x.shape[1]
+    layer = nn.BatchNorm1d(d, momentum=momentum, dtype="float64")
+    layer.params["gamma"][...] = rng.normal(d, dtype="float64")
+    layer.params["beta"][...] = rng.normal(d, dtype="float64")
+    layer.state["running_mean"][...] = rng.normal(d, dtype="float64")
+    layer.state["running_var"][...] = rng.uniform(d, 0.5, 2.0, dtype="float64")
+    # Train mode: the output depends on the batch's own variance; a column whose spread is
+    # tiny next to eps makes x̂ steep, so keep columns with a real spread (the
+    # zero-variance case has its own test).
+    assume(not train or x.std(axis=0).min() > 1e-2)
+    errors = layer_errors(layer, x, train=train)
+    assert max(errors.values()) < TOL, errors
+
+
+@given(x=inputs(), p=st.floats(0.0, 0.9), seed=seeds, train=st.booleans())
+def test_dropout(x, p, seed, train):
+    errors = layer_errors(nn.Dropout(p, seed=seed), x, train=train)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_batchnorm_statistics_match_definitions():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=(32, 4))
+    layer = nn.BatchNorm1d(4, eps=1e-5, momentum=0.25, dtype="float64")
+    y, _ = layer.forward(x, train=True)
+    np.testing.assert_allclose(y.mean(0), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(0), x.var(0) / (x.var(0) + 1e-5), rtol=1e-12)
+    np.testing.assert_allclose(layer.state["running_mean"], 0.25 * x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(layer.state["running_var"], 0.75 + 0.25 * x.var(0, ddof=1), rtol=1e-12)
+    y_eval, _ = layer.forward(x, train=False)  # eval: uses the running statistics
+    expected = (x - layer.state["running_mean"]) / np.sqrt(layer.state["running_var"] + 1e-5)
+    np.testing.assert_allclose(y_eval, expected, rtol=1e-12)
+
+
+def test_batchnorm_zero_variance_batch_is_finite():
+    layer = nn.BatchNorm1d(3, dtype="float32")
+    x = np.full((8, 3), 5.0, dtype=np.float32)
+    y, cache = layer.forward(x, train=True)
+    dx = layer.backward(np.ones_like(y), cache)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx))
+    np.testing.assert_array_equal(y, 0)  # x̂ = 0, so y = beta = 0
+
+
+def test_batchnorm_refuses_single_row_in_train_mode():
+    with pytest.raises(ValueError, match="at least 2"):
+        nn.BatchNorm1d(3).forward(np.ones((1, 3), np.float32), train=True)
+
+
+def test_dropout_scales_and_is_seeded():
+    x = np.ones((200, 50), dtype=np.float32)
+    a, _ = nn.Dropout(0.3, seed=5).forward(x)
+    b, _ = nn.Dropout(0.3, seed=5).forward(x)
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) == {0.0, np.float32(1 / 0.7)}
+    assert abs((a == 0).mean() - 0.3) < 0.02
+    np.testing.assert_array_equal(nn.Dropout(0.3).forward(x, train=False)[0], x)
+
+
+def test_saturated_activations_are_finite():
+    x = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype=np.float32)
+    for layer in (nn.Tanh(), nn.Sigmoid()):
+        y, cache = layer.forward(x)
+        dx = layer.backward(np.ones_like(y), cache)
+        assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx)), layer
+        assert y.dtype == np.float32 and dx.dtype == np.float32
+    np.testing.assert_array_equal(nn.Sigmoid().forward(x)[0][0, [0, -1]], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("layer", [nn.Dense(3, 2), nn.ReLU(), nn.LeakyReLU(0.2), nn.Tanh(),
+                                   nn.Sigmoid(), nn.BatchNorm1d(3), nn.Dropout(0.5)])
+def test_no_batch_state_left_on_layer(layer):
+    """After forward and backward, the layer's attributes are those it had before."""
+    before = set(vars(layer))
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    y, cache = layer.forward(x)
+    layer.backward(np.ones_like(y), cache)
+    assert set(vars(layer)) == before
+    for value in vars(layer).values():
+        assert value is not x and value is not y
+
+
+def test_layer_argument_errors():
+    with pytest.raises(ValueError, match="init"):
+        nn.Dense(2, 2, init="glorot-ish")
+    with pytest.raises(ValueError, match="positive"):
+        nn.Dense(0, 2)
+    with pytest.raises(ValueError, match="p < 1"):
+        nn.Dropout(1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        nn.LeakyReLU(-0.1)
+    with pytest.raises(ValueError, match="eps"):
+        nn.BatchNorm1d(3, eps=0)
+
+
+@pytest.mark.parametrize("init,expected_std", [("xavier", np.sqrt(2 / (400 + 300))),
+                                                ("he", np.sqrt(2 / 400)), ("normal", 0.02)])
+def test_init_scales(init, expected_std):
+    W = nn.Dense(400, 300, init=init, rng=Random(1)).params["W"]
+    assert W.dtype == np.float32
+    assert abs(W.std() / expected_std - 1) < 0.02
+    assert abs(W.mean()) < 0.05 * expected_std

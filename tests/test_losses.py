@@ -1,0 +1,86 @@
+"""Losses: values against their definitions, gradients against finite differences, stability."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from gradutil import TOL
+from tinygan import losses
+from tinygan.gradcheck import numerical_gradient, rel_error
+
+logits = st.integers(1, 8).flatmap(
+    lambda n: arrays(np.float64, (n, 1), elements=st.floats(-15, 15)))
+targets_in_01 = st.floats(0.0, 1.0)
+
+
+def sigma(a):
+    return 1 / (1 + np.exp(-a))
+
+
+@given(a=logits, t=targets_in_01)
+def test_bce_value_and_gradient(a, t):
+    target = np.full_like(a, t)
+    loss, grad = losses.bce_with_logits(a, target)
+    p = sigma(a)
+    naive = -np.mean(t * np.log(p) + (1 - t) * np.log1p(-p))
+    assert abs(loss - naive) <= 1e-9 * max(1.0, abs(naive))
+    assert rel_error(grad, numerical_gradient(lambda: losses.bce_with_logits(a, target)[0], a)) < TOL
+
+
+@given(real=logits, fake=logits, smooth=st.sampled_from([1.0, 0.9]))
+def test_discriminator_loss(real, fake, smooth):
+    loss, dreal, dfake = losses.discriminator_loss(real, fake, real_target=smooth)
+    expected = (losses.bce_with_logits(real, np.full_like(real, smooth))[0]
+                + losses.bce_with_logits(fake, np.zeros_like(fake))[0])
+    assert abs(loss - expected) < 1e-12 * max(1, abs(expected))
+    f = lambda: losses.discriminator_loss(real, fake, real_target=smooth)[0]  # noqa: E731
+    # The gradient of L_D is one vector over both batches; compare it whole.  Entry by
+    # entry, a logit D already gets right (real=10: ∂L/∂a = −4.5e-5) sits beside a loss of
+    # size ~8 whose float64 rounding (ε·|L|/h ≈ 1e-9) is a large fraction of that entry.
+    analytic = np.concatenate([dreal, dfake])
+    numeric = np.concatenate([numerical_gradient(f, real), numerical_gradient(f, fake)])
+    assert rel_error(analytic, numeric) < TOL
+
+
+@given(fake=logits)
+def test_generator_losses(fake):
+    p = sigma(fake)
+    loss_mm, grad_mm = losses.generator_loss_minimax(fake)
+    loss_ns, grad_ns = losses.generator_loss_nonsaturating(fake)
+    assert abs(loss_mm - np.mean(np.log1p(-p))) < 1e-9
+    assert abs(loss_ns - np.mean(-np.log(p))) < 1e-9 * max(1, abs(loss_ns))
+    assert rel_error(grad_mm, numerical_gradient(lambda: losses.generator_loss_minimax(fake)[0], fake)) < TOL
+    assert rel_error(grad_ns, numerical_gradient(lambda: losses.generator_loss_nonsaturating(fake)[0], fake)) < TOL
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_extreme_logits_are_finite_and_silent(dtype):
+    a = np.array([[-1e4], [-88.0], [-20.0], [0.0], [20.0], [88.0], [1e4]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any overflow / divide warning fails the test
+        results = [losses.bce_with_logits(a, np.ones_like(a)),
+                   losses.bce_with_logits(a, np.zeros_like(a)),
+                   losses.discriminator_loss(a, a, real_target=0.9),
+                   losses.generator_loss_minimax(a),
+                   losses.generator_loss_nonsaturating(a)]
+    for result in results:
+        for value in result:
+            assert np.all(np.isfinite(value))
+            assert np.asarray(value).dtype == dtype
+    # -log σ(-1e4) is 1e4 exactly in the stable form; the naive form would give inf.
+    assert losses.generator_loss_nonsaturating(a[:1])[0] == pytest.approx(1e4)
+    # the gradients of the two generator losses at a very negative logit: 0 versus -1/N
+    assert losses.generator_loss_minimax(a[:1])[1][0, 0] == 0.0
+    assert losses.generator_loss_nonsaturating(a[:1])[1][0, 0] == -1.0
+
+
+def test_generator_loss_dispatch():
+    a = np.zeros((2, 1))
+    assert losses.generator_loss(a, "minimax")[0] == losses.generator_loss_minimax(a)[0]
+    assert losses.generator_loss(a)[0] == losses.generator_loss_nonsaturating(a)[0]
+    with pytest.raises(ValueError, match="nonsaturating, minimax"):
+        losses.generator_loss(a, "wasserstein")

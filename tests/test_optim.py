@@ -1,0 +1,121 @@
+"""Optimizers against plain, formula-by-formula references, and state round-trips."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygan import optim
+
+
+def gradient_sequence(seed, size, steps):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(size) * rng.uniform(0.01, 10) for _ in range(steps)]
+
+
+def reference_adam(theta, gradients, lr, b1, b2, eps, wd):
+    """Kingma & Ba (2015), Algorithm 1, written out one line per formula."""
+    theta = theta.copy()
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
+    for t, g in enumerate(gradients, start=1):
+        g = g + wd * theta
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g**2
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return theta
+
+
+def run(opt_class, theta, gradients, **kwargs):
+    params = theta.copy()
+    grads = np.zeros_like(params)
+    opt = opt_class(params, grads, **kwargs)
+    for g in gradients:
+        grads[...] = g
+        opt.step()
+    return params, opt
+
+
+@given(seed=st.integers(0, 1000), b1=st.sampled_from([0.0, 0.5, 0.9]), wd=st.sampled_from([0.0, 1e-2]),
+       eps=st.sampled_from([1e-8, 1e-3]))
+def test_adam_matches_algorithm_1(seed, b1, wd, eps):
+    gradients = gradient_sequence(seed, 37, 300)
+    theta = np.random.default_rng(seed + 1).standard_normal(37)
+    ours, opt = run(optim.Adam, theta, gradients, lr=1e-2, betas=(b1, 0.999), eps=eps, weight_decay=wd)
+    ref = reference_adam(theta, gradients, 1e-2, b1, 0.999, eps, wd)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    assert opt.t == 300
+
+
+def test_adam_float32_stays_float32_and_close_to_float64():
+    gradients = gradient_sequence(0, 1000, 100)
+    theta = np.random.default_rng(1).standard_normal(1000)
+    ours32, _ = run(optim.Adam, theta.astype(np.float32), [g.astype(np.float32) for g in gradients],
+                    lr=2e-4, betas=(0.5, 0.999))
+    assert ours32.dtype == np.float32
+    ref = reference_adam(theta, gradients, 2e-4, 0.5, 0.999, 1e-8, 0.0)
+    np.testing.assert_allclose(ours32, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_momentum_matches_formula():
+    gradients = gradient_sequence(2, 11, 50)
+    theta = np.ones(11)
+    ours, _ = run(optim.SGD, theta, gradients, lr=0.05, momentum=0.9)
+    u, ref = np.zeros(11), theta.copy()
+    for g in gradients:
+        u = 0.9 * u + g
+        ref = ref - 0.05 * u
+    np.testing.assert_allclose(ours, ref, rtol=1e-13)
+
+
+def test_rmsprop_matches_formula():
+    gradients = gradient_sequence(3, 11, 50)
+    theta = np.ones(11)
+    ours, _ = run(optim.RMSprop, theta, gradients, lr=0.01, alpha=0.9, eps=1e-6)
+    s, ref = np.zeros(11), theta.copy()
+    for g in gradients:
+        s = 0.9 * s + 0.1 * g * g
+        ref = ref - 0.01 * g / (np.sqrt(s) + 1e-6)
+    np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("opt_class,kwargs", [(optim.Adam, {"betas": (0.5, 0.999)}),
+                                              (optim.SGD, {"momentum": 0.9}), (optim.RMSprop, {})])
+def test_state_round_trip_continues_identically(opt_class, kwargs):
+    gradients = gradient_sequence(4, 20, 40)
+    theta = np.random.default_rng(5).standard_normal(20).astype(np.float32)
+    straight, _ = run(opt_class, theta, [g.astype(np.float32) for g in gradients], lr=1e-2, **kwargs)
+
+    first, opt = run(opt_class, theta, [g.astype(np.float32) for g in gradients[:25]], lr=1e-2, **kwargs)
+    saved = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in opt.state_dict().items()}
+    params, grads = first.copy(), np.zeros_like(first)
+    resumed = opt_class(params, grads, lr=1e-2, **kwargs)
+    resumed.load_state_dict(saved)
+    for g in gradients[25:]:
+        grads[...] = g.astype(np.float32)
+        resumed.step()
+    np.testing.assert_array_equal(params, straight)
+
+
+def test_optimizer_argument_errors():
+    p = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match="learning rate"):
+        optim.Adam(p, p.copy(), lr=0)
+    with pytest.raises(ValueError, match="shape"):
+        optim.SGD(p, np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match="beta"):
+        optim.Adam(p, p.copy(), betas=(1.0, 0.999))
+    opt = optim.Adam(p, p.copy())
+    with pytest.raises(ValueError, match="shape"):
+        opt.load_state_dict({"m": np.zeros(5), "v": np.zeros(3), "t": 1})
+
+
+def test_step_makes_no_new_buffers():
+    p, g = np.ones(10, np.float32), np.ones(10, np.float32)
+    opt = optim.Adam(p, g, lr=0.1)
+    ids = (id(opt.m), id(opt.v), id(opt.params))
+    opt.step()
+    assert (id(opt.m), id(opt.v), id(opt.params)) == ids and opt.params is p
+    assert np.all(p < 1)

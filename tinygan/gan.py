@@ -1,0 +1,94 @@
+"""One training iteration of a GAN: k discriminator steps, then one generator step.
+
+This is Algorithm 1 of Goodfellow et al. (2014), with the non-saturating generator
+loss by default.  Any data works, MNIST or the toy sets in ``tinygan.toy``::
+
+    for each of k steps:                       # discriminator_step
+        z ~ p(z), x ~ data
+        D ← D − ∇_D [ −log D(x) − log(1 − D(G(z))) ]
+    G ← G − ∇_G L_G(D(G(z)))                    # generator_step, D frozen
+
+The discriminator sees the real batch and the fake batch in two forward calls and is
+differentiated for each with its own cache; the gradients add up in ``D.flat_grads``.
+The generator step reuses the fake batch (and G's caches) of the last discriminator step,
+as the PyTorch examples do, so G runs forward once per iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import losses
+from .nn import sigmoid
+
+
+@dataclass
+class StepStats:
+    """What one iteration measured; the losses and mean probabilities are 0-d arrays."""
+
+    loss_d: object
+    loss_g: object
+    d_real: object  # mean D(x) on the last real batch
+    d_fake: object  # mean D(G(z)) before the generator step
+
+
+def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0):
+    """One update of D on a real batch and a fake batch made from noise ``z``.
+
+    x_real: (batch, data_dim); z: (batch, z_dim).  Returns
+    ``(loss_d, d_real, d_fake, fake, g_caches)``; the last two let the generator step
+    reuse this fake batch.
+    """
+    fake, g_caches = G.forward(z, train=True)
+    real_logits, real_caches = D.forward(x_real, train=True)
+    fake_logits, fake_caches = D.forward(fake, train=True)
+    loss_d, dreal, dfake = losses.discriminator_loss(real_logits, fake_logits, real_target)
+    D.zero_grad()
+    D.backward(dreal, real_caches)
+    D.backward(dfake, fake_caches)
+    opt_d.step()
+    return loss_d, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean(), fake, g_caches
+
+
+def generator_step(G, D, opt_g, fake, g_caches, loss: str = "nonsaturating"):
+    """One update of G through the frozen D, on the fake batch ``fake = G(z)``.
+
+    fake: (batch, data_dim) with ``g_caches`` from the same ``G.forward``.  D is only
+    differentiated with respect to its input: its parameters and gradients stay as they
+    are.  Returns ``loss_g``.
+    """
+    logits, d_caches = D.forward(fake, train=True)
+    loss_g, dlogits = losses.generator_loss(logits, loss)
+    dfake = D.backward(dlogits, d_caches, param_grads=False)
+    G.zero_grad()
+    G.backward(dfake, g_caches)
+    opt_g.step()
+    return loss_g
+
+
+def train_step(G, D, opt_g, opt_d, real_batches, noise, d_steps: int = 1,
+               loss: str = "nonsaturating", real_target: float = 1.0) -> StepStats:
+    """k = ``d_steps`` discriminator steps, then one generator step.
+
+    ``real_batches()`` returns the next real batch ``(batch, data_dim)``; ``noise()``
+    returns a noise batch ``(batch, z_dim)``.
+    """
+    for _ in range(d_steps):
+        loss_d, d_real, d_fake, fake, g_caches = discriminator_step(
+            G, D, opt_d, real_batches(), noise(), real_target)
+    loss_g = generator_step(G, D, opt_g, fake, g_caches, loss)
+    return StepStats(loss_d, loss_g, d_real, d_fake)
+
+
+def ema_update(target, source, decay: float):
+    """``target ← decay·target + (1 − decay)·source`` in place (flat buffers).
+
+    Used for an exponential moving average of the generator's weights, which gives
+    smoother samples than the last iterate (Yazıcı et al. 2019).
+    """
+    target *= decay
+    target += (1 - decay) * source
+    return target
+
+
+__all__ = ["StepStats", "discriminator_step", "generator_step", "train_step", "ema_update"]

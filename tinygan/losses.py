@@ -1,0 +1,98 @@
+"""Losses on discriminator *logits*, each returning the loss and its gradient.
+
+The discriminator outputs a logit ``a``; its probability that the input is real is
+``D = σ(a)``.  Working on logits instead of probabilities is what keeps the losses finite:
+
+    −log σ(a)     = softplus(−a)
+    −log(1 − σ(a)) = softplus(a)
+    softplus(a)   = log(1 + e^a) = max(a, 0) + log(1 + e^{−|a|})
+
+The right-hand form never exponentiates a large positive number, so it is exact and
+finite for logits of any size in float32, where ``log(sigmoid(a))`` would give
+``log(0) = −inf`` once ``σ(a)`` rounds to 0.  The derivatives are just as simple:
+``d softplus(a)/da = σ(a)``.
+
+Every loss is a mean over the batch, and every gradient is ``∂loss/∂logits`` with the
+``1/N`` of that mean included, ready to feed into ``Sequential.backward``.
+"""
+
+from __future__ import annotations
+
+from .backend import xp
+from .nn import sigmoid
+
+LOSSES = ("nonsaturating", "minimax")
+
+
+def softplus(a):
+    """``log(1 + e^a)``, stable for any ``a``."""
+    return xp.maximum(a, 0) + xp.log1p(xp.exp(-xp.abs(a)))
+
+
+def bce_with_logits(logits, targets):
+    """Binary cross-entropy ``−[t log σ(a) + (1 − t) log(1 − σ(a))]``, averaged.
+
+    logits, targets: (batch, 1) or any equal shapes; targets in [0, 1].
+    Returns ``(loss, dlogits)`` with ``dlogits = (σ(a) − t) / N``.
+
+    Derivation: the loss is ``t·softplus(−a) + (1 − t)·softplus(a)``
+    = ``softplus(a) − t·a``, whose derivative is ``σ(a) − t``.
+    """
+    n = logits.shape[0]
+    loss = (softplus(logits) - targets * logits).sum() / n
+    dlogits = (sigmoid(logits) - targets) / n
+    return loss, dlogits
+
+
+def discriminator_loss(real_logits, fake_logits, real_target: float = 1.0):
+    """``L_D = −mean log D(x) − mean log(1 − D(G(z)))`` on logits.
+
+    real_logits: (n_real, 1) from real data x; fake_logits: (n_fake, 1) from G(z).
+    ``real_target < 1`` is one-sided label smoothing (Salimans et al. 2016): the real
+    batch is scored against ``t = real_target`` instead of 1.  Returns
+    ``(loss, dreal, dfake)``, the gradients w.r.t. each batch of logits::
+
+        dreal = (σ(a_real) − t) / n_real,   dfake = σ(a_fake) / n_fake
+    """
+    n_real, n_fake = real_logits.shape[0], fake_logits.shape[0]
+    if real_target == 1.0:
+        loss_real = softplus(-real_logits).sum() / n_real
+    else:
+        loss_real = (softplus(real_logits) - real_target * real_logits).sum() / n_real
+    loss_fake = softplus(fake_logits).sum() / n_fake
+    dreal = (sigmoid(real_logits) - real_target) / n_real
+    dfake = sigmoid(fake_logits) / n_fake
+    return loss_real + loss_fake, dreal, dfake
+
+
+def generator_loss_minimax(fake_logits):
+    """The saturating loss of the original minimax game: ``L_G = mean log(1 − D(G(z)))``.
+
+    fake_logits: (batch, 1).  ``log(1 − σ(a)) = −softplus(a)``, so
+    ``dloss/da = −σ(a) / N``, which goes to 0 as ``a → −∞``: when D confidently rejects
+    the fakes (early in training) the generator gets almost no gradient.
+    """
+    n = fake_logits.shape[0]
+    loss = -softplus(fake_logits).sum() / n
+    return loss, -sigmoid(fake_logits) / n
+
+
+def generator_loss_nonsaturating(fake_logits):
+    """The non-saturating loss Goodfellow et al. recommend: ``L_G = −mean log D(G(z))``.
+
+    fake_logits: (batch, 1).  ``−log σ(a) = softplus(−a)``, so
+    ``dloss/da = (σ(a) − 1) / N``, which tends to ``−1/N`` as ``a → −∞``: a strong
+    gradient exactly when the generator is losing.
+    """
+    n = fake_logits.shape[0]
+    loss = softplus(-fake_logits).sum() / n
+    return loss, (sigmoid(fake_logits) - 1) / n
+
+
+def generator_loss(fake_logits, kind: str = "nonsaturating"):
+    """Dispatch on ``kind``: ``"nonsaturating"`` (default) or ``"minimax"``."""
+    if kind == "nonsaturating":
+        return generator_loss_nonsaturating(fake_logits)
+    if kind == "minimax":
+        return generator_loss_minimax(fake_logits)
+    raise ValueError(f"unknown generator loss {kind!r}; choose one of: {', '.join(LOSSES)}")

@@ -1,0 +1,368 @@
+"""Layers with hand-written backward passes, and ``Sequential`` to compose them.
+
+The protocol every layer follows::
+
+    out, cache = layer.forward(x, train=True)
+    dx = layer.backward(dout, cache)
+
+``forward`` returns everything its backward pass needs in ``cache``; nothing about a
+batch is kept on the layer.  That is what lets a GAN run the discriminator on a real
+batch and on a fake batch, then call backward on each, in any order: each call brings
+its own cache.  ``backward`` returns the gradient with respect to the input and **adds**
+the parameter gradients into ``layer.grads`` (so two backward calls accumulate the sum).
+
+Notation used in the docstrings: ``x`` is the layer input ``(batch, in)``, ``y`` the
+output, ``dy = ∂L/∂y`` the upstream gradient ``dout`` and ``dx = ∂L/∂x``.
+
+Parameters are dicts from a short name (``W``, ``b``, ``gamma``, ``beta``) to arrays.
+A layer built alone owns its arrays; ``Sequential`` copies them into one contiguous
+buffer and rebinds each ``layer.params[name]`` to a view of it, so an optimizer updates
+a whole network with one vectorized expression.  Layer code therefore always reads
+``self.params["W"]`` at call time and writes gradients in place (``+=``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .backend import Random, xp
+
+INITS = ("xavier", "he", "normal")
+
+
+class Layer:
+    """Base class: a layer with no parameters and no state."""
+
+    def __init__(self):
+        self.params: dict = {}  # name -> trainable array
+        self.grads: dict = {}  # name -> gradient array, same shape as params[name]
+        self.state: dict = {}  # name -> non-trained array (BatchNorm running statistics)
+
+    def forward(self, x, train: bool = True):
+        raise NotImplementedError
+
+    def backward(self, dout, cache, param_grads: bool = True):
+        raise NotImplementedError
+
+    def zero_grad(self):
+        for g in self.grads.values():
+            g[...] = 0
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = x @ W + b``.
+
+    ``W: (in, out)``, ``b: (out,)``.  Backward, for ``dy: (batch, out)``::
+
+        ∂L/∂W = xᵀ dy        (in, out)
+        ∂L/∂b = Σ_batch dy   (out,)
+        ∂L/∂x = dy Wᵀ        (batch, in)
+
+    ``init`` chooses how ``W`` starts (``b`` starts at zero):
+
+    - ``"xavier"`` (Glorot & Bengio 2010): uniform on ±sqrt(6 / (in + out)), keeps the
+      variance of activations and gradients about equal across tanh/sigmoid layers;
+    - ``"he"`` (He et al. 2015): normal with std sqrt(2 / in), the same idea for ReLU;
+    - ``"normal"``: normal with std 0.02, as in DCGAN (Radford et al. 2015).
+    """
+
+    def __init__(self, n_in: int, n_out: int, init: str = "xavier", rng: Random | None = None,
+                 dtype="float32"):
+        super().__init__()
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"Dense needs positive sizes, got n_in={n_in}, n_out={n_out}")
+        if init not in INITS:
+            raise ValueError(f"unknown init {init!r}; choose one of: {', '.join(INITS)}")
+        rng = rng if rng is not None else Random(0)
+        if init == "xavier":
+            limit = math.sqrt(6.0 / (n_in + n_out))
+            W = rng.uniform((n_in, n_out), -limit, limit, dtype=dtype)
+        elif init == "he":
+            W = rng.normal((n_in, n_out), dtype=dtype, scale=math.sqrt(2.0 / n_in))
+        else:
+            W = rng.normal((n_in, n_out), dtype=dtype, scale=0.02)
+        self.n_in, self.n_out, self.init = n_in, n_out, init
+        self.params = {"W": W, "b": xp.zeros(n_out, dtype=dtype)}
+        self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, train=True):
+        """x: (batch, in) -> y: (batch, out); cache = x."""
+        y = x @ self.params["W"]
+        y += self.params["b"]
+        return y, x
+
+    def backward(self, dout, cache, param_grads=True):
+        """dout: (batch, out) -> dx: (batch, in)."""
+        x = cache
+        if param_grads:
+            self.grads["W"] += x.T @ dout
+            self.grads["b"] += dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+    def __repr__(self):
+        return f"Dense({self.n_in}, {self.n_out}, init={self.init!r})"
+
+
+class ReLU(Layer):
+    """``y = max(x, 0)``; ``dx = dy · [x > 0]``.
+
+    At ``x = 0`` the derivative is undefined; we use 0 there, as every framework does.
+    """
+
+    def forward(self, x, train=True):
+        return xp.maximum(x, 0), x
+
+    def backward(self, dout, cache, param_grads=True):
+        return dout * (cache > 0)
+
+
+class LeakyReLU(Layer):
+    """``y = x`` for ``x > 0`` and ``alpha·x`` otherwise; ``dx = dy · (1 or alpha)``."""
+
+    def __init__(self, alpha: float = 0.2):
+        super().__init__()
+        if alpha < 0:
+            raise ValueError(f"LeakyReLU needs alpha >= 0, got {alpha}")
+        self.alpha = alpha
+
+    def forward(self, x, train=True):
+        # max(x, αx) equals the definition for 0 <= α <= 1 and is a single pass.
+        if self.alpha <= 1:
+            return xp.maximum(x, self.alpha * x), x
+        return xp.where(x > 0, x, self.alpha * x), x
+
+    def backward(self, dout, cache, param_grads=True):
+        return xp.where(cache > 0, dout, self.alpha * dout)
+
+    def __repr__(self):
+        return f"LeakyReLU({self.alpha})"
+
+
+class Tanh(Layer):
+    """``y = tanh(x)``; ``dx = dy · (1 − y²)`` (the cache is ``y``)."""
+
+    def forward(self, x, train=True):
+        y = xp.tanh(x)
+        return y, y
+
+    def backward(self, dout, cache, param_grads=True):
+        y = cache
+        return dout * (1 - y * y)
+
+
+def sigmoid(x):
+    """Logistic function ``σ(x) = 1 / (1 + e^{−x})`` without overflow for any ``x``.
+
+    Uses ``e = exp(−|x|) ∈ (0, 1]``: ``σ(x) = 1/(1+e)`` for ``x ≥ 0`` and ``e/(1+e)``
+    otherwise, so ``exp`` never sees a large positive argument.
+    """
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Layer):
+    """``y = σ(x)``; ``dx = dy · y (1 − y)`` (the cache is ``y``)."""
+
+    def forward(self, x, train=True):
+        y = sigmoid(x)
+        return y, y
+
+    def backward(self, dout, cache, param_grads=True):
+        y = cache
+        return dout * y * (1 - y)
+
+
+class BatchNorm1d(Layer):
+    """Batch normalization over the batch axis (Ioffe & Szegedy 2015).
+
+    Train mode, for ``x: (batch, features)`` with batch size ``N``::
+
+        μ = mean(x), σ² = mean((x − μ)²)          (biased, over the batch)
+        x̂ = (x − μ) / sqrt(σ² + eps)
+        y = gamma · x̂ + beta
+
+    and the running statistics move towards the batch ones::
+
+        running_mean ← (1 − momentum) · running_mean + momentum · μ
+        running_var  ← (1 − momentum) · running_var  + momentum · σ² · N/(N − 1)
+
+    (``momentum`` as in PyTorch: the weight of the *new* batch; the unbiased variance goes
+    into ``running_var``).  Eval mode uses the running statistics instead of μ and σ².
+
+    Backward in train mode, with ``g = dy · gamma`` and ``s = 1/sqrt(σ² + eps)``::
+
+        ∂L/∂gamma = Σ dy · x̂,  ∂L/∂beta = Σ dy
+        ∂L/∂x = (s / N) · (N·g − Σ g − x̂ · Σ(g · x̂))
+
+    The two sums come from μ and σ² depending on every row of the batch.  In eval mode
+    the statistics are constants, so ``∂L/∂x = g · s``.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype="float32"):
+        super().__init__()
+        if eps <= 0:
+            raise ValueError(f"BatchNorm1d needs eps > 0, got {eps}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d needs 0 <= momentum <= 1, got {momentum}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.params = {"gamma": xp.ones(num_features, dtype=dtype),
+                       "beta": xp.zeros(num_features, dtype=dtype)}
+        self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
+        self.state = {"running_mean": xp.zeros(num_features, dtype=dtype),
+                      "running_var": xp.ones(num_features, dtype=dtype)}
+
+    def forward(self, x, train=True):
+        """x: (batch, features) -> y: (batch, features); cache = (x̂, s, train)."""
+        if train:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError("BatchNorm1d in train mode needs a batch of at least 2 rows")
+            mean = x.mean(axis=0)
+            centered = x - mean
+            var = (centered * centered).mean(axis=0)
+            m = self.momentum
+            running_mean, running_var = self.state["running_mean"], self.state["running_var"]
+            running_mean *= 1 - m
+            running_mean += m * mean
+            running_var *= 1 - m
+            running_var += (m * n / (n - 1)) * var
+        else:
+            centered = x - self.state["running_mean"]
+            var = self.state["running_var"]
+        inv_std = 1 / xp.sqrt(var + self.eps)
+        x_hat = centered * inv_std
+        y = x_hat * self.params["gamma"]
+        y += self.params["beta"]
+        return y, (x_hat, inv_std, train)
+
+    def backward(self, dout, cache, param_grads=True):
+        """dout: (batch, features) -> dx: (batch, features)."""
+        x_hat, inv_std, train = cache
+        if param_grads:
+            self.grads["gamma"] += (dout * x_hat).sum(axis=0)
+            self.grads["beta"] += dout.sum(axis=0)
+        g = dout * self.params["gamma"]
+        if not train:
+            return g * inv_std
+        dx = g - g.mean(axis=0)
+        dx -= x_hat * (g * x_hat).mean(axis=0)
+        dx *= inv_std
+        return dx
+
+    def __repr__(self):
+        return f"BatchNorm1d({self.num_features}, eps={self.eps}, momentum={self.momentum})"
+
+
+class Dropout(Layer):
+    """Inverted dropout: in train mode ``y = x · m / (1 − p)`` with ``m ~ Bernoulli(1 − p)``.
+
+    ``dx = dy · m / (1 − p)`` with the same mask, which the cache carries.  In eval mode
+    ``y = x``.  The mask comes from the layer's own seeded :class:`Random`, whose state
+    ``Sequential.get_rng_states`` hands to checkpoints.
+    """
+
+    def __init__(self, p: float = 0.5, seed: int = 0):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout needs 0 <= p < 1, got {p}")
+        self.p = p
+        self.rng = Random(seed)
+
+    def forward(self, x, train=True):
+        if not train or self.p == 0:
+            return x, None
+        keep = self.rng.uniform(x.shape, dtype=x.dtype) >= self.p
+        scale = xp.asarray(keep, dtype=x.dtype)
+        scale *= 1 / (1 - self.p)
+        return x * scale, scale
+
+    def backward(self, dout, cache, param_grads=True):
+        return dout if cache is None else dout * cache
+
+    def __repr__(self):
+        return f"Dropout({self.p})"
+
+
+class Sequential:
+    """Layers applied in order, with all parameters in one contiguous buffer.
+
+    ``flat_params`` and ``flat_grads`` are 1-D arrays of the network's dtype; every
+    ``layer.params[name]`` and ``layer.grads[name]`` is a reshaped view into them, and
+    ``flat_state`` does the same for BatchNorm running statistics.  An optimizer reads
+    and writes the two flat arrays; a checkpoint saves ``flat_params`` and ``flat_state``.
+    """
+
+    def __init__(self, *layers: Layer, dtype=None):
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        self.layers = list(layers)
+        arrays = [a for layer in self.layers for a in (*layer.params.values(), *layer.state.values())]
+        if dtype is None:
+            dtype = arrays[0].dtype if arrays else "float32"
+        self.dtype = xp.dtype(dtype)
+        self.flat_params = self._pack("params")
+        self.flat_grads = self._pack("grads")
+        self.flat_state = self._pack("state")
+
+    def _pack(self, attr):
+        """Move every ``layer.<attr>`` array into one buffer; rebind the dicts to views."""
+        total = sum(int(a.size) for layer in self.layers for a in getattr(layer, attr).values())
+        flat = xp.zeros(total, dtype=self.dtype)
+        offset = 0
+        for layer in self.layers:
+            table = getattr(layer, attr)
+            for name, a in table.items():
+                view = flat[offset:offset + a.size].reshape(a.shape)
+                view[...] = a
+                table[name] = view
+                offset += a.size
+        return flat
+
+    def forward(self, x, train: bool = True):
+        """x: (batch, in) -> (y: (batch, out), caches: one per layer)."""
+        caches = []
+        for layer in self.layers:
+            x, cache = layer.forward(x, train=train)
+            caches.append(cache)
+        return x, caches
+
+    def backward(self, dout, caches, param_grads: bool = True):
+        """dout: (batch, out) -> dx: (batch, in).  Adds into ``flat_grads`` unless
+        ``param_grads=False`` (a frozen network: only the input gradient is computed)."""
+        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+            dout = layer.backward(dout, cache, param_grads=param_grads)
+        return dout
+
+    def __call__(self, x, train: bool = False):
+        """Forward pass without keeping caches, in eval mode by default (for sampling)."""
+        return self.forward(x, train=train)[0]
+
+    def zero_grad(self):
+        self.flat_grads[...] = 0
+
+    def num_params(self) -> int:
+        return int(self.flat_params.size)
+
+    def named_params(self):
+        """Yield ``("3.W", array)`` pairs: layer index and parameter name."""
+        for i, layer in enumerate(self.layers):
+            for name, a in layer.params.items():
+                yield f"{i}.{name}", a
+
+    def get_rng_states(self) -> list:
+        """The states of every layer that draws random numbers (Dropout), in order."""
+        return [layer.rng.get_state() for layer in self.layers if hasattr(layer, "rng")]
+
+    def set_rng_states(self, states: list) -> None:
+        owners = [layer for layer in self.layers if hasattr(layer, "rng")]
+        if len(owners) != len(states):
+            raise ValueError(f"network has {len(owners)} random layers, got {len(states)} states")
+        for layer, state in zip(owners, states):
+            layer.rng.set_state(state)
+
+    def __repr__(self):
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential(\n  {inner}\n)  # {self.num_params():,} parameters, {self.dtype}"

@@ -1,0 +1,165 @@
+"""Optimizers that update a whole network in one vectorized expression.
+
+Each optimizer holds a network's flat parameter buffer ``params`` and its twin gradient
+buffer ``grads`` (see ``Sequential.flat_params``) and updates ``params`` in place.  There
+is no loop over layers: the layers' weights are views into ``params``, so they see the
+update at once.  Scratch space is allocated once, so a step makes no new arrays.
+
+``state_dict()`` returns the moments and step count as arrays; ``load_state_dict`` puts
+them back, so a resumed run continues with the same optimizer state.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .backend import xp
+
+
+class Optimizer:
+    hyperparameter_names: tuple = ()
+    state_names: tuple = ()
+
+    def __init__(self, params, grads, lr: float):
+        if params.shape != grads.shape:
+            raise ValueError(f"params {params.shape} and grads {grads.shape} differ in shape")
+        if not lr > 0:
+            raise ValueError(f"learning rate must be > 0, got {lr}")
+        self.params, self.grads, self.lr = params, grads, lr
+        self.t = 0  # steps taken
+        self._scratch = xp.empty_like(params)
+
+    def step(self):
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        state = {name: getattr(self, name) for name in self.state_names}
+        state["t"] = self.t
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in self.state_names:
+            src = state[name]
+            dst = getattr(self, name)
+            if tuple(src.shape) != tuple(dst.shape):
+                raise ValueError(f"optimizer state {name!r} has shape {tuple(src.shape)}, "
+                                 f"expected {tuple(dst.shape)}")
+            dst[...] = xp.asarray(src, dtype=dst.dtype)
+        self.t = int(state["t"])
+
+    def _gradient(self):
+        """The gradient to use, with L2 weight decay folded in when asked for."""
+        if not getattr(self, "weight_decay", 0):
+            return self.grads
+        g = self._scratch
+        xp.multiply(self.params, self.weight_decay, out=g)
+        g += self.grads
+        return g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015, Algorithm 1), with bias correction.
+
+    For gradient ``g`` at step ``t`` (``g += weight_decay · θ`` first if asked, the L2
+    form that PyTorch's ``Adam`` uses)::
+
+        m ← β1·m + (1 − β1)·g          first moment
+        v ← β2·v + (1 − β2)·g²         second moment
+        m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+        θ ← θ − lr · m̂ / (sqrt(v̂) + eps)
+
+    GANs usually use ``betas=(0.5, 0.999)`` (Radford et al. 2015): a short memory for
+    the first moment follows the moving target of the adversarial game.
+    """
+
+    state_names = ("m", "v")
+
+    def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        b1, b2 = betas
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"Adam needs 0 <= beta < 1, got betas={betas}")
+        if eps <= 0 or weight_decay < 0:
+            raise ValueError(f"Adam needs eps > 0 and weight_decay >= 0, got {eps}, {weight_decay}")
+        self.betas, self.eps, self.weight_decay = (b1, b2), eps, weight_decay
+        self.m = xp.zeros_like(params)
+        self.v = xp.zeros_like(params)
+        self._denom = xp.empty_like(params)
+
+    def step(self):
+        b1, b2 = self.betas
+        self.t += 1
+        g = self._gradient()
+        m, v, denom = self.m, self.v, self._denom
+        m *= b1
+        xp.multiply(g, 1 - b1, out=denom)
+        m += denom
+        v *= b2
+        xp.multiply(g, g, out=denom)
+        denom *= 1 - b2
+        v += denom
+        # θ -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps), i.e. m̂ / (sqrt(v̂) + eps)
+        xp.sqrt(v, out=denom)
+        denom *= 1 / math.sqrt(1 - b2 ** self.t)
+        denom += self.eps
+        xp.divide(m, denom, out=denom)
+        denom *= -self.lr / (1 - b1 ** self.t)
+        self.params += denom
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch::
+
+        u ← μ·u + g,   θ ← θ − lr·u
+
+    With ``momentum=0`` this is plain ``θ ← θ − lr·g``.
+    """
+
+    state_names = ("velocity",)
+
+    def __init__(self, params, grads, lr=0.01, momentum=0.0, weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        if not 0 <= momentum < 1 or weight_decay < 0:
+            raise ValueError(f"SGD needs 0 <= momentum < 1, weight_decay >= 0, got {momentum}, {weight_decay}")
+        self.momentum, self.weight_decay = momentum, weight_decay
+        self.velocity = xp.zeros_like(params)
+
+    def step(self):
+        self.t += 1
+        g = self._gradient()
+        u = self.velocity
+        u *= self.momentum
+        u += g
+        xp.multiply(u, -self.lr, out=self._scratch)
+        self.params += self._scratch
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Tieleman & Hinton 2012), as in PyTorch::
+
+        s ← α·s + (1 − α)·g²,   θ ← θ − lr · g / (sqrt(s) + eps)
+    """
+
+    state_names = ("square_avg",)
+
+    def __init__(self, params, grads, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        super().__init__(params, grads, lr)
+        if not 0 <= alpha < 1 or eps <= 0 or weight_decay < 0:
+            raise ValueError(f"RMSprop needs 0 <= alpha < 1, eps > 0, weight_decay >= 0")
+        self.alpha, self.eps, self.weight_decay = alpha, eps, weight_decay
+        self.square_avg = xp.zeros_like(params)
+        self._denom = xp.empty_like(params)
+
+    def step(self):
+        self.t += 1
+        g = self._gradient()
+        s, denom = self.square_avg, self._denom
+        s *= self.alpha
+        xp.multiply(g, g, out=denom)
+        denom *= 1 - self.alpha
+        s += denom
+        xp.sqrt(s, out=denom)
+        denom += self.eps
+        xp.divide(g, denom, out=denom)
+        denom *= -self.lr
+        self.params += denom
