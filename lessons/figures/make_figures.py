@@ -1,0 +1,81 @@
+"""Make every figure the lessons embed, from tinygan's own code.
+
+    python lessons/figures/make_figures.py            # all figures
+    python lessons/figures/make_figures.py gan_1d     # only the named ones
+
+Each ``fig_<name>`` function draws ``lessons/figures/<name>.png``.  The figures are
+committed; rerun this script after changing code a figure shows.  Everything is seeded, so
+a rerun draws the same pictures.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tinygan import gan, gradcheck, losses, nn, optim  # noqa: E402
+from tinygan.backend import Random  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+REAL, FAKE, DISC = "#1f77b4", "#d62728", "#2ca02c"
+
+
+def save(fig, name):
+    path = HERE / f"{name}.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {path.relative_to(HERE.parent.parent)} ({path.stat().st_size // 1024} KB)")
+
+
+# ----------------------------------------------------------------------------- lesson 01
+def fig_gan_1d():
+    """A 1-D GAN learning N(3, 0.5²): real density, generator histogram and D(x) over time."""
+    rng = Random(0)
+    G = nn.Sequential(nn.Dense(1, 16, rng=rng), nn.LeakyReLU(0.2), nn.Dense(16, 1, rng=rng))
+    D = nn.Sequential(nn.Dense(1, 16, rng=rng), nn.LeakyReLU(0.2), nn.Dense(16, 1, rng=rng))
+    opt_g = optim.Adam(G.flat_params, G.flat_grads, 2e-3, (0.5, 0.999))
+    opt_d = optim.Adam(D.flat_params, D.flat_grads, 2e-3, (0.5, 0.999))
+    snapshots = {0: None, 100: None, 200: None, 600: None}
+    grid = np.linspace(-3, 7, 400, dtype=np.float32)[:, None]
+
+    def snap():
+        fake = G(rng.normal((5000, 1)))[:, 0]
+        d = nn.sigmoid(D(grid))[:, 0]
+        return fake, d
+
+    snapshots[0] = snap()
+    for step in range(1, 601):
+        gan.train_step(G, D, opt_g, opt_d, lambda: 3 + 0.5 * rng.normal((64, 1)),
+                       lambda: rng.normal((64, 1)))
+        if step in snapshots:
+            snapshots[step] = snap()
+
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2), sharey=True)
+    density = np.exp(-0.5 * ((grid[:, 0] - 3) / 0.5) ** 2) / (0.5 * np.sqrt(2 * np.pi))
+    for ax, (step, (fake, d)) in zip(axes, snapshots.items()):
+        ax.plot(grid[:, 0], density, color=REAL, lw=2, label="real data density")
+        ax.hist(fake, bins=60, range=(-3, 7), density=True, color=FAKE, alpha=0.45,
+                label="generator samples G(z)")
+        ax.plot(grid[:, 0], d, color=DISC, lw=2, ls="--", label="D(x) = σ(a)")
+        ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+        ax.set_title(f"after {step} iterations")
+        ax.set_xlabel("x")
+        ax.set_ylim(0, 1.1)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, bbox_to_anchor=(0.5, -0.12))
+    fig.suptitle("A GAN on one-dimensional data (tinygan.gan.train_step, k = 1)", y=1.03)
+    save(fig, "gan_1d")
+
+
+FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
+
+if __name__ == "__main__":
+    wanted = sys.argv[1:] or list(FIGURES)
+    for name in wanted:
+        FIGURES[name]()
