@@ -73,6 +73,28 @@ def fig_gan_1d():
     save(fig, "gan_1d")
 
 
+# ----------------------------------------------------------------------------- lesson 02
+def fig_activations():
+    """Each activation layer's forward output and its backward pass with dy = 1."""
+    x = np.linspace(-4, 4, 801)
+    layers = [("ReLU", nn.ReLU()), ("LeakyReLU(0.2)", nn.LeakyReLU(0.2)),
+              ("Tanh", nn.Tanh()), ("Sigmoid", nn.Sigmoid())]
+    fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
+    for ax, (name, layer) in zip(axes, layers):
+        y, cache = layer.forward(x[None, :])
+        dx = layer.backward(np.ones_like(y), cache)  # the derivative dy/dx, entry by entry
+        ax.plot(x, y[0], color=REAL, lw=2, label="forward: y")
+        ax.plot(x, dx[0], color=FAKE, lw=2, ls="--", label="backward with dy = 1: dy/dx")
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.axvline(0, color="gray", lw=0.6)
+        ax.set_title(f"nn.{name}")
+        ax.set_xlabel("x")
+        ax.set_ylim(-1.3, 2.2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, bbox_to_anchor=(0.5, -0.12))
+    save(fig, "activations")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
