@@ -95,6 +95,28 @@ def fig_activations():
     save(fig, "activations")
 
 
+# ----------------------------------------------------------------------------- lesson 03
+def fig_generator_gradients():
+    """The two generator losses and their gradients against the logit a = D's output on a fake."""
+    a = np.linspace(-8, 8, 801)[:, None]  # one fake per row; N = 1 so the 1/N factor is 1
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, index, title in ((left, 0, "loss  L_G"), (right, 1, "gradient  dL_G/da")):
+        mm = np.array([losses.generator_loss_minimax(v[None])[index] for v in a]).ravel()
+        ns = np.array([losses.generator_loss_nonsaturating(v[None])[index] for v in a]).ravel()
+        ax.plot(a[:, 0], mm, color=FAKE, lw=2, label="minimax: log(1 − σ(a))")
+        ax.plot(a[:, 0], ns, color=REAL, lw=2, label="non-saturating: −log σ(a)")
+        ax.axhline(0, color="gray", lw=0.6)
+        ax.axvline(0, color="gray", lw=0.6)
+        ax.set_xlabel("logit a of a fake  (D(G(z)) = σ(a))")
+        ax.set_title(title)
+    right.axvspan(-8, -3, color="0.92", zorder=0)
+    right.text(-5.5, -0.55, "D rejects the fake\n(early training)", ha="center", fontsize=9)
+    right.set_ylim(-1.1, 0.15)
+    left.set_ylim(-8.5, 8.5)
+    left.legend(loc="upper right", fontsize=9)
+    save(fig, "generator_gradients")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
