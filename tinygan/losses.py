@@ -96,3 +96,27 @@ def generator_loss(fake_logits, kind: str = "nonsaturating"):
     if kind == "minimax":
         return generator_loss_minimax(fake_logits)
     raise ValueError(f"unknown generator loss {kind!r}; choose one of: {', '.join(LOSSES)}")
+
+
+def softmax_cross_entropy(logits, labels):
+    """Multi-class cross-entropy ``−mean log softmax(a)[y]`` on logits, for classifiers.
+
+    logits: (batch, classes); labels: (batch,) integer class indices.
+    Returns ``(loss, dlogits)`` with ``dlogits = (softmax(a) − onehot(y)) / N``.
+
+    Stability: with ``m = max_k a_k``, ``log Σ_k e^{a_k} = m + log Σ_k e^{a_k − m}``
+    (log-sum-exp), so every exponent is ≤ 0 and nothing overflows; the largest term is
+    ``e^0 = 1``, so the sum never underflows to 0 and the log stays finite.
+    """
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = xp.exp(shifted)
+    sum_exp = exp.sum(axis=1, keepdims=True)
+    rows = xp.arange(n)
+    labels = xp.asarray(labels).astype("int64")
+    # −log softmax(a)[y] = log Σ e^{a − m} − (a_y − m)
+    loss = (xp.log(sum_exp[:, 0]) - shifted[rows, labels]).sum() / n
+    dlogits = exp / sum_exp
+    dlogits[rows, labels] -= 1
+    dlogits /= n
+    return loss, dlogits

@@ -1,0 +1,98 @@
+"""The MNIST classifier: softmax cross-entropy against finite differences, and the shipped weights."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from gradutil import TOL
+from tinygan import classifier, losses, nn
+from tinygan.backend import Random
+from tinygan.data import load_dataset
+from tinygan.gradcheck import numerical_gradient, rel_error
+
+batches = st.tuples(st.integers(1, 6), st.integers(2, 7)).flatmap(
+    lambda s: st.tuples(arrays(np.float64, s, elements=st.floats(-20, 20)),
+                        arrays(np.int64, s[0], elements=st.integers(0, s[1] - 1))))
+
+
+@given(batch=batches)
+def test_softmax_cross_entropy_value_and_gradient(batch):
+    logits, labels = batch
+    loss, grad = losses.softmax_cross_entropy(logits, labels)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = -log_p[np.arange(len(labels)), labels].mean()
+    assert abs(loss - expected) <= 1e-12 * max(1.0, abs(expected))
+    numeric = numerical_gradient(lambda: losses.softmax_cross_entropy(logits, labels)[0], logits)
+    assert rel_error(grad, numeric) < TOL
+
+
+def test_softmax_cross_entropy_extreme_logits_stay_finite():
+    for dtype in (np.float32, np.float64):
+        logits = np.array([[1e4, 0, -1e4], [-1e4, 1e4, 0], [0, 0, 0]], dtype=dtype)
+        loss, grad = losses.softmax_cross_entropy(logits, np.array([0, 0, 2]))
+        assert np.isfinite(loss) and np.isfinite(grad).all()
+        # row 2 is certain and wrong: loss 2e4; row 3 uniform: log 3
+        assert abs(loss - (0 + 2e4 + np.log(3)) / 3) < 1e-3 * 2e4 / 3
+        np.testing.assert_allclose(grad.sum(axis=1), 0, atol=1e-6)
+
+
+def test_classifier_network_gradient():
+    """The whole classifier (BatchNorm, Dropout) + softmax CE, against finite differences."""
+    from gradutil import network_error
+
+    net = nn.Sequential(nn.Dense(6, 5, init="he", rng=Random(1)), nn.BatchNorm1d(5), nn.ReLU(),
+                        nn.Dropout(0.2, seed=3), nn.Dense(5, 4, rng=Random(2)), dtype="float64")
+    x = np.random.default_rng(0).standard_normal((8, 6))
+    labels = np.array([0, 1, 2, 3, 3, 2, 1, 0])
+    err, kink = network_error(net, lambda y: losses.softmax_cross_entropy(y, labels), x)
+    assert kink > 1e-4 and err < TOL
+
+
+def test_random_shift_moves_pixels():
+    img = -np.ones((1, 28, 28), np.float32)
+    img[0, 10, 12] = 1
+    batch = np.repeat(img.reshape(1, 784), 64, axis=0)
+    out = classifier.random_shift(batch, Random(0), max_shift=2).reshape(64, 28, 28)
+    rows, cols = np.nonzero(out == 1)[1:]
+    assert len(rows) == 64  # every image keeps its single lit pixel
+    assert set(rows) <= set(range(8, 13)) and set(cols) <= set(range(10, 15))
+    assert len(set(zip(rows, cols))) > 10
+
+
+def test_weights_round_trip(tmp_path):
+    net = classifier.build_classifier(hidden=(16, 8), seed=5)
+    net.flat_state[:] = np.arange(net.flat_state.size)
+    path = classifier.save_weights(net, tmp_path / "w.npz", test_accuracy=0.5)
+    back = classifier.load_classifier(path)
+    np.testing.assert_array_equal(back.flat_params, net.flat_params)
+    np.testing.assert_array_equal(back.flat_state, net.flat_state)
+    with np.load(path, allow_pickle=False) as f:
+        assert float(f["test_accuracy"]) == 0.5
+
+
+def test_missing_or_bad_weights(tmp_path):
+    with pytest.raises(classifier.WeightsError, match="python -m tinygan.classifier"):
+        classifier.load_classifier(tmp_path / "none.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(classifier.WeightsError, match="bad.npz: not a valid"):
+        classifier.load_classifier(bad)
+
+
+def test_shipped_weights_small_and_accurate():
+    assert classifier.WEIGHTS_PATH.stat().st_size < 3_000_000
+    net = classifier.load_classifier()
+    x, y = load_dataset("mnist", "test")
+    acc = classifier.accuracy(net, x, y)
+    assert acc >= 0.985, acc
+    feats, logits = classifier.features_and_logits(net, x[:100])
+    assert feats.shape == (100, 256) and logits.shape == (100, 10)
+
+
+@pytest.mark.slow
+def test_training_one_epoch_learns():
+    net, acc = classifier.train(epochs=1, log=lambda *a: None)
+    assert acc > 0.95

@@ -1,0 +1,248 @@
+"""Data: the IDX reader on small hand-made files, every error path, and the shipped MNIST."""
+
+import gzip
+import hashlib
+import struct
+
+import numpy as np
+import pytest
+
+from tinygan import data
+from tinygan.data import DataError, load_dataset, parse_idx, read_idx, write_idx
+
+
+IDX_CODES = {"uint8": 0x08, "int8": 0x09, "int16": 0x0B, "int32": 0x0C, "float32": 0x0D, "float64": 0x0E}
+
+
+def idx_bytes(array, code=0x08):
+    """IDX bytes built by hand from the format's definition (independent of write_idx)."""
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def make_dataset(directory, n_train=12, n_test=5, gz=True, seed=0):
+    """Write the four IDX files of a tiny MNIST-shaped dataset; return the arrays."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        image_stem, label_stem = data.FILE_STEMS[split]
+        suffix = ".gz" if gz else ""
+        write_idx(directory / f"{image_stem}{suffix}", images)
+        write_idx(directory / f"{label_stem}{suffix}", labels)
+        arrays[split] = images, labels
+    return arrays
+
+
+# ----------------------------------------------------------------------------- IDX format
+
+def test_parse_hand_made_bytes():
+    a = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(parse_idx(idx_bytes(a)), a)
+    b = np.array([1, -2, 300], dtype=">i4")
+    out = parse_idx(idx_bytes(b, code=0x0C))
+    assert out.dtype == np.int32 and out.tolist() == [1, -2, 300]
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_write_read_round_trip(tmp_path, dtype, suffix):
+    a = (np.arange(60) - 20).astype(dtype).reshape(3, 4, 5)
+    path = write_idx(tmp_path / f"a{suffix}", a)
+    back = read_idx(path)
+    assert back.dtype == np.dtype(dtype) and back.shape == a.shape
+    np.testing.assert_array_equal(back, a)
+    raw = gzip.decompress(path.read_bytes()) if suffix else path.read_bytes()
+    big_endian = a.astype(np.dtype(dtype).newbyteorder(">"))
+    assert raw == idx_bytes(big_endian, code=IDX_CODES[np.dtype(dtype).name])
+
+
+def test_bad_magic(tmp_path):
+    path = tmp_path / "bad"
+    path.write_bytes(b"\x01\x00" + idx_bytes(np.zeros(3, np.uint8))[2:])
+    with pytest.raises(DataError, match=r"bad.*magic number"):
+        read_idx(path)
+
+
+def test_unknown_dtype_code(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(idx_bytes(np.zeros(3, np.uint8), code=0x07))
+    with pytest.raises(DataError, match=r"f: unknown IDX dtype code 0x07"):
+        read_idx(path)
+
+
+def test_zero_dimensions(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"\x00\x00\x08\x00")
+    with pytest.raises(DataError, match="0 dimensions"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("cut", [2, 6, 20, -1])
+def test_truncated_raw(tmp_path, cut):
+    path = tmp_path / "short"
+    path.write_bytes(idx_bytes(np.zeros((3, 4), np.uint8))[:cut])
+    with pytest.raises(DataError, match=r"short.*(too short|truncated)"):
+        read_idx(path)
+
+
+def test_extra_bytes_rejected(tmp_path):
+    path = tmp_path / "long"
+    path.write_bytes(idx_bytes(np.zeros((3, 4), np.uint8)) + b"\x00")
+    with pytest.raises(DataError, match="1 unexpected bytes"):
+        read_idx(path)
+
+
+def test_wrong_dimensions_in_header(tmp_path):
+    """A header claiming more rows than the file holds is a truncation, caught by length."""
+    raw = bytearray(idx_bytes(np.zeros((3, 4), np.uint8)))
+    raw[4:8] = struct.pack(">I", 5)
+    path = tmp_path / "dims"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"dims: truncated: header says shape \(5, 4\)"):
+        read_idx(path)
+
+
+def test_truncated_gzip(tmp_path):
+    path = write_idx(tmp_path / "cut.gz", np.arange(1000, dtype=np.int32))
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(DataError, match=r"cut.gz: truncated or corrupt gzip"):
+        read_idx(path)
+
+
+def test_checksum(tmp_path):
+    a = np.arange(10, dtype=np.uint8)
+    path = write_idx(tmp_path / "a.gz", a)
+    good = hashlib.sha256(idx_bytes(a)).hexdigest()
+    np.testing.assert_array_equal(read_idx(path, sha256=good), a)
+    with pytest.raises(DataError, match=r"a.gz: checksum mismatch"):
+        read_idx(path, sha256="0" * 64)
+
+
+def test_missing_file_names_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere"):
+        read_idx(tmp_path / "nothere.gz")
+
+
+# ----------------------------------------------------------------------------- load_dataset
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_load_from_data_dir(tmp_path, gz):
+    arrays = make_dataset(tmp_path, gz=gz)
+    for split in ("train", "test"):
+        x, y = load_dataset("mnist", split, data_dir=tmp_path)
+        images, labels = arrays[split]
+        assert x.dtype == np.float32 and x.shape == (len(images), 784)
+        assert y.dtype == np.uint8
+        np.testing.assert_array_equal(y, labels)
+        np.testing.assert_allclose(x, images.reshape(len(images), -1) / 127.5 - 1, atol=1e-6)
+        assert x.min() >= -1 and x.max() <= 1
+
+
+def test_data_dir_checksum_mismatch(tmp_path):
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][0]
+    (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32}  {stem}\n")
+    with pytest.raises(DataError, match=f"{stem}.gz: checksum mismatch"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_data_dir_checksum_match(tmp_path):
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][1]
+    digest = hashlib.sha256(gzip.decompress((tmp_path / f"{stem}.gz").read_bytes())).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  {stem}\n")
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+def test_missing_file_in_data_dir(tmp_path):
+    make_dataset(tmp_path)
+    (tmp_path / f"{data.FILE_STEMS['train'][1]}.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="train-labels-idx1-ubyte"):
+        load_dataset("mnist", "train", data_dir=tmp_path)
+
+
+def test_missing_data_dir(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        load_dataset("mnist", data_dir=tmp_path / "nowhere")
+
+
+def test_wrong_image_shape(tmp_path):
+    make_dataset(tmp_path)
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][0]}.gz", np.zeros((5, 27, 28), np.uint8))
+    with pytest.raises(DataError, match="expected 28x28 images, got 27x28"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_wrong_label_count(tmp_path):
+    make_dataset(tmp_path)
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz", np.zeros(4, np.uint8))
+    with pytest.raises(DataError, match="4 labels for 5 images"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_labels_out_of_range(tmp_path):
+    make_dataset(tmp_path)
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz", np.full(5, 10, np.uint8))
+    with pytest.raises(DataError, match="labels must be 0..9"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_unknown_name_and_split():
+    with pytest.raises(ValueError, match="choose one of: mnist, fashion-mnist"):
+        load_dataset("cifar10")
+    with pytest.raises(ValueError, match="choose one of: train, test"):
+        load_dataset("mnist", "validation")
+
+
+def test_fashion_mnist_missing_says_how_to_install(monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="sudo apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist")
+
+
+def test_fashion_mnist_reads_package_dir(monkeypatch, tmp_path):
+    make_dataset(tmp_path)
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path)
+    x, y = load_dataset("fashion-mnist", "test")
+    assert x.shape == (5, 784) and y.shape == (5,)
+
+
+# ----------------------------------------------------------------------------- shipped MNIST
+
+def test_shipped_files_present():
+    sums = data.read_checksums(data.PACKAGE_DATA / "SHA256SUMS")
+    assert sorted(sums) == sorted(s for stems in data.FILE_STEMS.values() for s in stems)
+    for stem in sums:
+        assert (data.PACKAGE_DATA / f"{stem}.gz").is_file()
+
+
+@pytest.mark.parametrize("split, n", [("test", 10_000), ("train", 60_000)])
+def test_shipped_mnist(split, n):
+    x, y = load_dataset("mnist", split)
+    assert isinstance(x, np.ndarray) and x.shape == (n, 784) and x.dtype == np.float32
+    assert isinstance(y, np.ndarray) and y.shape == (n,) and y.dtype == np.uint8
+    assert x.min() == -1.0 and x.max() == 1.0
+    counts = np.bincount(y, minlength=10)
+    assert len(counts) == 10 and counts.sum() == n
+    if split == "test":  # the canonical test-set class counts
+        assert counts.tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    else:
+        assert counts.tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    # about 19% of MNIST pixels are ink; the background maps to exactly -1
+    assert 0.75 < (x == -1).mean() < 0.85
+
+
+def test_import_finds_module_not_folder():
+    """``tinygan/data.py`` and the folder ``tinygan/data/`` coexist: the folder has no
+    ``__init__.py``, so ``import tinygan.data`` finds the module."""
+    assert data.__file__.endswith("data.py")
+    assert hasattr(data, "load_dataset")
+
+
+@pytest.mark.skipif(not data.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_installed_fashion_mnist():
+    x, y = load_dataset("fashion-mnist", "test")
+    assert x.shape == (10_000, 784) and np.bincount(y).tolist() == [1000] * 10
