@@ -159,7 +159,8 @@ def test_layer_argument_errors():
 
 
 @pytest.mark.parametrize("init,expected_std", [("xavier", np.sqrt(2 / (400 + 300))),
-                                                ("he", np.sqrt(2 / 400)), ("normal", 0.02)])
+                                                ("he", np.sqrt(2 / 400)), ("normal", 0.02),
+                                                ("pytorch", 1 / np.sqrt(3 * 400))])
 def test_init_scales(init, expected_std):
     W = nn.Dense(400, 300, init=init, rng=Random(1)).params["W"]
     assert W.dtype == np.float32

@@ -27,7 +27,7 @@ import math
 
 from .backend import Random, xp
 
-INITS = ("xavier", "he", "normal")
+INITS = ("xavier", "he", "normal", "pytorch")
 
 
 class Layer:
@@ -66,7 +66,9 @@ class Dense(Layer):
     - ``"xavier"`` (Glorot & Bengio 2010): uniform on ±sqrt(6 / (in + out)), keeps the
       variance of activations and gradients about equal across tanh/sigmoid layers;
     - ``"he"`` (He et al. 2015): normal with std sqrt(2 / in), the same idea for ReLU;
-    - ``"normal"``: normal with std 0.02, as in DCGAN (Radford et al. 2015).
+    - ``"normal"``: normal with std 0.02, as in DCGAN (Radford et al. 2015);
+    - ``"pytorch"``: uniform on ±1/sqrt(in), what PyTorch's ``nn.Linear`` does by default
+      (there the bias is drawn the same way; here it starts at zero).
     """
 
     def __init__(self, n_in: int, n_out: int, init: str = "xavier", rng: Random | None = None,
@@ -82,8 +84,11 @@ class Dense(Layer):
             W = rng.uniform((n_in, n_out), -limit, limit, dtype=dtype)
         elif init == "he":
             W = rng.normal((n_in, n_out), dtype=dtype, scale=math.sqrt(2.0 / n_in))
-        else:
+        elif init == "normal":
             W = rng.normal((n_in, n_out), dtype=dtype, scale=0.02)
+        else:
+            limit = 1 / math.sqrt(n_in)
+            W = rng.uniform((n_in, n_out), -limit, limit, dtype=dtype)
         self.n_in, self.n_out, self.init = n_in, n_out, init
         self.params = {"W": W, "b": xp.zeros(n_out, dtype=dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}

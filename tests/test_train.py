@@ -1,0 +1,170 @@
+"""The training command: outputs, exact resume, Ctrl-C, NaN handling and every error path.
+
+Runs use a few hundred MNIST digits and a few dozen steps, so each takes about a second.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from tinygan import checkpoint, train
+
+SMALL = ["--data", "mnist", "--subset", "300", "--batch-size", "32", "--no-eval"]
+
+
+def run_cli(capsys, *argv):
+    """Call ``python -m tinygan.train`` in-process; return (exit code, stdout, stderr)."""
+    try:
+        code = train.main([str(a) for a in argv])
+    except SystemExit as exit_:
+        code = exit_.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_smoke_run_writes_everything(tmp_path, capsys):
+    code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "12", "--out", tmp_path / "run")
+    assert code == 0, out
+    run = tmp_path / "run"
+    for name in ("checkpoint.npz", "config.json", "curves.png", "metrics.jsonl", "samples.png",
+                 "samples/epoch_001.png"):
+        assert (run / name).is_file(), name
+    arrays, meta = checkpoint.load(run / "checkpoint.npz")
+    assert meta["step"] == 12 and meta["epoch"] == 1 and meta["config"]["arch"] == "seed"
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["step"] == 12
+    assert all(0 < r["d_real"] < 1 and np.isfinite(r["loss_d"]) for r in records)
+    assert "step 12" in out and "steps/s" in out and "D(G(z))" in out
+
+
+@pytest.mark.parametrize("arch", ["seed", "default"])  # "default" adds dropout RNGs and the EMA
+def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, capsys, arch):
+    common = [*SMALL, "--arch", arch, "--batch-size", "16"]  # 18 batches an epoch: crosses epochs
+    assert run_cli(capsys, *common, "--steps", "30", "--out", tmp_path / "straight")[0] == 0
+    assert run_cli(capsys, *common, "--steps", "13", "--out", tmp_path / "split")[0] == 0
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "30", "--no-eval")
+    assert code == 0, err
+    assert "resuming at step 13" in out
+    a, meta_a = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
+    b, meta_b = checkpoint.load(tmp_path / "split" / "checkpoint.npz")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert meta_a["rng"] == meta_b["rng"] and meta_a["step"] == meta_b["step"] == 30
+
+
+def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    out = tmp_path / "run"
+    train.run(trainer, out, max_steps=9, progress=train.Progress(open(os.devnull, "w")))  # 9 = one epoch
+    good = (out / "checkpoint.npz").read_bytes()
+    original_step = trainer.train_step
+
+    def poisoned_step():
+        stats = original_step()
+        if trainer.step == 12:
+            trainer.G.flat_params[:] = np.nan  # as if an update had blown up
+        return stats
+
+    trainer.train_step = poisoned_step
+    with pytest.raises(train.TrainingError, match=r"(?s)nan.*last good checkpoint.*intact"):
+        train.run(trainer, out, max_steps=100, log_every=5, progress=train.Progress(open(os.devnull, "w")))
+    assert (out / "checkpoint.npz").read_bytes() == good
+
+
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tinygan.train", *SMALL, "--arch", "seed", "--steps", "1000000",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (out / "metrics.jsonl").exists() or not (out / "metrics.jsonl").read_text():
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr and "resume with: python -m tinygan.train --resume --out" in stdout
+    _, meta = checkpoint.load(out / "checkpoint.npz")
+    assert meta["step"] > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--data", "cifar"], "unknown --data 'cifar'; choose one of: mnist, fashion-mnist"),
+    (["--arch", "dcgan"], "unknown --arch 'dcgan'; choose one of: default, seed, pytorch-gan"),
+    (["--batch-size", "0"], "--batch-size: must be > 0, got 0"),
+    (["--lr", "-1"], "--lr: must be > 0, got -1"),
+    (["--lr", "nan"], "--lr: must be > 0, got nan"),
+    (["--d-steps", "two"], "--d-steps: 'two' is not a valid int"),
+    (["--label-smoothing", "1.5"], "--label-smoothing: must be in (0, 1], got 1.5"),
+    (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
+    (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
+    (["--resume"], "--resume needs --out DIR"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_data_dir_names_the_path(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "r")
+    assert code == 2 and "nowhere" in err and "Traceback" not in err
+
+
+def test_resume_errors(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "empty")
+    assert code == 2 and "no checkpoint at" in err
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "checkpoint.npz").write_bytes(b"not a zip file")
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "bad")
+    assert code == 2 and "not a readable tinygan checkpoint" in err
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "ok", "--arch", "default")
+    assert code == 2 and "arch='seed'" in err and "drop --arch" in err
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")
+    assert code == 2 and "already holds a run" in err
+
+
+def test_incompatible_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "ok" / "checkpoint.npz")
+    arrays["G_params"] = arrays["G_params"][:-5]
+    checkpoint.save(tmp_path / "ok" / "checkpoint.npz", arrays, {k: v for k, v in meta.items() if k != "format_version"})
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "ok", "--steps", "4")
+    assert code == 2 and "G_params has shape" in err
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    checkpoint.save(path, {"a": np.arange(3)}, {"step": 1})
+    before = path.read_bytes()
+
+    def broken_savez(f, **arrays):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, {"a": np.arange(4)}, {"step": 2})
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+def test_sample_cli(tmp_path, capsys):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    assert sample.main(["--run", str(tmp_path / "run"), "--n", "7", "--out", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (7, 784) and samples.dtype == np.float32 and np.abs(samples).max() <= 1
+    assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "i.png"), "--interpolate"]) == 0
+    assert (tmp_path / "i.png").stat().st_size > 1000
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.txt")])
+    assert exit_.value.code == 2

@@ -1,0 +1,59 @@
+"""Checkpoints: one ``.npz`` file holding everything a run needs to continue exactly.
+
+Arrays are stored as they are; everything else (the config, the step counters, the random
+generators' states) is stored as JSON text in 0-d string arrays, so the file loads with
+``allow_pickle=False`` and nothing in it can run code.  Files are written atomically:
+to a temporary file beside the target, flushed to disk, then renamed over it, so a crash
+or a Ctrl-C mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not fit the run."""
+
+
+def save(path, arrays: dict, meta: dict) -> None:
+    """Write ``arrays`` (name -> host array) and ``meta`` (JSON-able dict) to ``path``."""
+    path = Path(path)
+    payload = {name: np.asarray(a) for name, a in arrays.items()}
+    payload["meta_json"] = np.array(json.dumps({"format_version": FORMAT_VERSION, **meta}))
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load(path) -> tuple[dict, dict]:
+    """Return ``(arrays, meta)`` from a checkpoint written by :func:`save`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+    except Exception as err:  # zipfile/format errors: the file is not a checkpoint
+        raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({err})") from err
+    if "meta_json" not in arrays:
+        raise CheckpointError(f"{path} is not a tinygan checkpoint (no metadata)")
+    meta = json.loads(str(arrays.pop("meta_json")))
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
+                              f"this tinygan reads format {FORMAT_VERSION}")
+    return arrays, meta

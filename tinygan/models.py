@@ -1,0 +1,79 @@
+"""Generator and discriminator presets, selected by name (``--arch``).
+
+Every preset maps noise ``z: (batch, z_dim)`` to samples ``(batch, data_dim)`` in [−1, 1]
+(a tanh output, matching data scaled to [−1, 1]) and samples to one discriminator
+**logit** per row, ``(batch, 1)``: the sigmoid lives inside the loss (see ``losses``).
+
+Presets:
+
+``seed``
+    The nets of the article tinygan grew from: G 100-256-256-784 and D 784-256-256-1
+    with ReLU hidden layers.
+``pytorch-gan``
+    The widely copied MLP of PyTorch-GAN's ``implementations/gan/gan.py``:
+    G 100-128-256-512-1024-784 with LeakyReLU(0.2) and BatchNorm after every hidden
+    layer but the first, D 784-512-256-1 with LeakyReLU(0.2).  That file writes
+    ``nn.BatchNorm1d(out_feat, 0.8)``; the second positional argument of PyTorch's
+    BatchNorm1d is ``eps``, not ``momentum``, so its BatchNorm divides by
+    sqrt(σ² + 0.8).  We reproduce it as written: ``eps=0.8, momentum=0.1``.
+    Its weights use PyTorch's default Linear initialisation, U(±1/sqrt(in)).
+``default``
+    The recipe ``python -m tinygan.train`` uses; see ``DEFAULT_RECIPE`` in
+    ``tinygan.train`` for the training settings that go with it and why.
+``toy``
+    Small nets for the low-dimensional sets of ``tinygan.toy``.
+"""
+
+from __future__ import annotations
+
+from . import nn
+from .backend import Random
+
+ARCHS = ("default", "seed", "pytorch-gan", "toy")
+
+
+def _mlp(sizes, hidden_act, rng, init, dtype, batchnorm_eps=None, first_norm=False, dropout=0.0,
+         dropout_seed=0, out_act=None):
+    """Dense layers of ``sizes`` with ``hidden_act()`` between them.
+
+    ``batchnorm_eps`` puts a BatchNorm1d before each hidden activation (from the second
+    hidden layer on unless ``first_norm``); ``dropout`` follows each hidden activation.
+    """
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Dense(n_in, n_out, init=init, rng=rng, dtype=dtype))
+        if i == len(sizes) - 2:
+            break
+        if batchnorm_eps is not None and (i > 0 or first_norm):
+            layers.append(nn.BatchNorm1d(n_out, eps=batchnorm_eps, dtype=dtype))
+        layers.append(hidden_act())
+        if dropout:
+            layers.append(nn.Dropout(dropout, seed=dropout_seed + i))
+    if out_act is not None:
+        layers.append(out_act())
+    return nn.Sequential(layers, dtype=dtype)
+
+
+def build_gan(arch: str = "default", rng: Random | None = None, z_dim: int = 100, data_dim: int = 784,
+              dtype="float32"):
+    """Return ``(G, D)`` for preset ``arch``; ``rng`` draws the initial weights."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of: {', '.join(ARCHS)}")
+    rng = rng if rng is not None else Random(0)
+    dropout_seed = int(rng.generator.integers(2**31))
+    leaky = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+    if arch == "seed":
+        G = _mlp([z_dim, 256, 256, data_dim], nn.ReLU, rng, "he", dtype, out_act=nn.Tanh)
+        D = _mlp([data_dim, 256, 256, 1], nn.ReLU, rng, "he", dtype)
+    elif arch == "pytorch-gan":
+        G = _mlp([z_dim, 128, 256, 512, 1024, data_dim], leaky, rng, "pytorch", dtype,
+                 batchnorm_eps=0.8, out_act=nn.Tanh)
+        D = _mlp([data_dim, 512, 256, 1], leaky, rng, "pytorch", dtype)
+    elif arch == "default":
+        G = _mlp([z_dim, 256, 512, 1024, data_dim], leaky, rng, "xavier", dtype, out_act=nn.Tanh)
+        D = _mlp([data_dim, 1024, 512, 256, 1], leaky, rng, "xavier", dtype, dropout=0.3,
+                 dropout_seed=dropout_seed)
+    else:  # toy
+        G = _mlp([z_dim, 128, 128, data_dim], leaky, rng, "xavier", dtype)
+        D = _mlp([data_dim, 128, 128, 1], leaky, rng, "xavier", dtype)
+    return G, D

@@ -1,0 +1,633 @@
+"""Train a GAN: ``python -m tinygan.train --data mnist``.
+
+A run directory (``--out``, default ``runs/<data>-<arch>-<time>``) receives:
+
+- ``checkpoint.npz``   both networks, both optimizers, the EMA generator, counters, RNG
+                       states and the config (see ``tinygan.checkpoint``), after every
+                       epoch, at the end, and on Ctrl-C;
+- ``samples/epoch_NNN.png`` and ``samples.png``   the same fixed noise drawn every epoch;
+- ``curves.png``       losses and mean D(x), D(G(z)) over training;
+- ``metrics.jsonl``    one JSON line per logging interval;
+- ``eval.json``        the final evaluation (MNIST): Fréchet distance, score, class counts.
+
+``--resume`` continues a run from its checkpoint exactly where it stopped: a run of 2N
+steps and a run of N steps, resumed for N more, end with bitwise-equal parameters on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import backend, checkpoint, gan, models, optim
+from .backend import Random, to_numpy, xp
+from .losses import LOSSES
+
+IMAGE_DATA = ("mnist", "fashion-mnist")
+
+
+def toy_datasets():
+    try:
+        from . import toy
+    except ImportError:  # the toy module is optional for image training
+        return ()
+    return tuple(toy.DATASETS)
+
+
+# Training settings that go with each architecture when the command line does not set them.
+# "default" is tinygan's recipe for MNIST quality in a few minutes on a CPU:
+#   - an exponential moving average of G's weights for sampling (Yazıcı et al. 2019):
+#     the last iterate of a GAN jitters; the average is smoother and scores better;
+#   - two time-scale learning rates (Heusel et al. 2017): D learns faster than G;
+#   - dropout in D (as in Goodfellow et al.'s maxout D): D cannot memorise the batch.
+# "seed" and "pytorch-gan" keep the plain recipe of their sources, so comparisons are fair.
+RECIPES = {
+    "default": dict(loss="nonsaturating", d_steps=1, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+                    beta1=0.5, beta2=0.999, ema=0.999, label_smoothing=1.0),
+    "seed": dict(loss="nonsaturating", d_steps=1, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+                 beta1=0.5, beta2=0.999, ema=0.0, label_smoothing=1.0),
+    "pytorch-gan": dict(loss="nonsaturating", d_steps=1, batch_size=64, lr_g=2e-4, lr_d=2e-4,
+                        beta1=0.5, beta2=0.999, ema=0.0, label_smoothing=1.0),
+    "toy": dict(loss="nonsaturating", d_steps=1, batch_size=128, lr_g=1e-3, lr_d=1e-3,
+                beta1=0.5, beta2=0.999, ema=0.0, label_smoothing=1.0),
+}
+
+
+@dataclass
+class Config:
+    """Everything that defines a run; saved in its checkpoint and ``config.json``."""
+
+    data: str = "mnist"
+    data_dir: str | None = None
+    arch: str = "default"
+    loss: str = "nonsaturating"
+    d_steps: int = 1
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema: float = 0.999
+    label_smoothing: float = 1.0  # the target for real data; 1.0 means none
+    z_dim: int = 100
+    seed: int = 0
+    subset: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+# Fields that may change when a run is resumed: how long it runs, not what it computes.
+RESUMABLE_OVERRIDES = ("steps", "epochs", "max_seconds", "device", "eval_samples", "no_eval")
+
+
+class TrainingError(RuntimeError):
+    """Training stopped for a reason the user should read (NaN loss, bad checkpoint)."""
+
+
+def load_training_data(config: Config):
+    """Return the training set as a host float32 array ``(n, data_dim)``."""
+    if config.data in IMAGE_DATA or config.data_dir:
+        from .data import load_dataset
+
+        x, _ = load_dataset(config.data, split="train", data_dir=config.data_dir)
+    else:
+        from . import toy
+
+        x = to_numpy(toy.sample(config.data, 50_000, Random(config.seed + 3)))
+    if config.subset:
+        x = x[: config.subset]
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class Trainer:
+    """Holds the networks, optimizers, data order and counters of one run."""
+
+    def __init__(self, config: Config, data):
+        self.config = c = config
+        self.data_dim = data.shape[1]
+        self.x_train = backend.to_device(data)
+        self.n = data.shape[0]
+        if self.n < c.batch_size:
+            raise TrainingError(f"the training set has {self.n} examples, fewer than --batch-size {c.batch_size}")
+        self.batches_per_epoch = self.n // c.batch_size
+        self.G, self.D = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
+        self.G_ema = None
+        if c.ema > 0:
+            self.G_ema, _ = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
+            self.G_ema.flat_params[...] = self.G.flat_params
+        betas = (c.beta1, c.beta2)
+        self.opt_g = optim.Adam(self.G.flat_params, self.G.flat_grads, c.lr_g, betas)
+        self.opt_d = optim.Adam(self.D.flat_params, self.D.flat_grads, c.lr_d, betas)
+        self.rng = Random(c.seed + 1)  # data order and noise
+        self.fixed_noise = Random(c.seed + 2).normal((64, c.z_dim))
+        self.step = 0  # generator steps taken
+        self.epoch = 0  # epochs completed
+        self.cursor = 0  # real batches used in the current epoch
+        self.perm = self.rng.permutation(self.n)
+
+    # --- data ---------------------------------------------------------------
+    def next_real_batch(self):
+        """The next real batch ``(batch, data_dim)`` in this epoch's seeded order."""
+        b = self.config.batch_size
+        idx = self.perm[self.cursor * b:(self.cursor + 1) * b]
+        self.cursor += 1
+        return self.x_train[idx]
+
+    def noise(self):
+        return self.rng.normal((self.config.batch_size, self.config.z_dim))
+
+    def epoch_done(self) -> bool:
+        return self.cursor + self.config.d_steps > self.batches_per_epoch
+
+    def start_next_epoch(self):
+        self.epoch += 1
+        self.cursor = 0
+        self.perm = self.rng.permutation(self.n)
+
+    # --- one iteration -------------------------------------------------------
+    def train_step(self) -> gan.StepStats:
+        c = self.config
+        stats = gan.train_step(self.G, self.D, self.opt_g, self.opt_d, self.next_real_batch, self.noise,
+                               d_steps=c.d_steps, loss=c.loss, real_target=c.label_smoothing)
+        if self.G_ema is not None:
+            # Warm-up: early on the average would mostly remember the random initial weights.
+            decay = min(c.ema, (1 + self.step) / (10 + self.step))
+            gan.ema_update(self.G_ema.flat_params, self.G.flat_params, decay)
+        self.step += 1
+        return stats
+
+    def sampler(self):
+        """The generator used for samples: the EMA one when there is one."""
+        if self.G_ema is None:
+            return self.G
+        self.G_ema.flat_state[...] = self.G.flat_state  # BatchNorm statistics, if any
+        return self.G_ema
+
+    def sample(self, n: int, seed: int = 1234):
+        """``n`` samples ``(n, data_dim)`` as a host float32 array (eval mode)."""
+        from .sample import generate
+
+        return generate(self.sampler(), self.config, n, seed)
+
+    # --- checkpoints ---------------------------------------------------------
+    def state_arrays(self) -> dict:
+        arrays = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
+                  "D_params": self.D.flat_params, "D_state": self.D.flat_state, "perm": self.perm}
+        if self.G_ema is not None:
+            arrays["G_ema_params"] = self.G_ema.flat_params
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            arrays[f"{name}_m"], arrays[f"{name}_v"] = opt.m, opt.v
+        return {k: to_numpy(v) for k, v in arrays.items()}
+
+    def state_meta(self) -> dict:
+        return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
+                "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
+                "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t}
+
+    def save(self, path):
+        checkpoint.save(path, self.state_arrays(), self.state_meta())
+
+    def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
+        """Put a checkpoint's state into this trainer (built from the same config)."""
+        targets = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
+                   "D_params": self.D.flat_params, "D_state": self.D.flat_state,
+                   "opt_g_m": self.opt_g.m, "opt_g_v": self.opt_g.v,
+                   "opt_d_m": self.opt_d.m, "opt_d_v": self.opt_d.v}
+        if self.G_ema is not None:
+            targets["G_ema_params"] = self.G_ema.flat_params
+        for name, dst in targets.items():
+            if name not in arrays:
+                raise checkpoint.CheckpointError(f"{path} lacks {name!r}; it was not written by this trainer")
+            if arrays[name].shape != tuple(dst.shape):
+                raise checkpoint.CheckpointError(
+                    f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
+            dst[...] = xp.asarray(arrays[name])
+        if arrays["perm"].shape != (self.n,):
+            raise checkpoint.CheckpointError(f"{path} was trained on {arrays['perm'].shape[0]} examples, "
+                                             f"this data set has {self.n}")
+        self.perm = xp.asarray(arrays["perm"])
+        self.step, self.epoch, self.cursor = meta["step"], meta["epoch"], meta["cursor"]
+        self.opt_g.t, self.opt_d.t = meta["opt_g_t"], meta["opt_d_t"]
+        self.rng.set_state(meta["rng"])
+        self.D.set_rng_states(meta["d_rng"])
+        self.G.set_rng_states(meta["g_rng"])
+
+
+# --- pictures ----------------------------------------------------------------------
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def image_grid(images, cols: int = 8):
+    """Tile ``images: (n, 784)`` in [−1, 1] into one ``(rows·29+1, cols·29+1)`` array in [0, 1]."""
+    n, side = images.shape[0], int(round(math.sqrt(images.shape[1])))
+    rows = math.ceil(n / cols)
+    grid = np.ones((rows * (side + 1) + 1, cols * (side + 1) + 1), dtype=np.float32)
+    tiles = (np.clip(images, -1, 1).reshape(n, side, side) + 1) / 2
+    for i in range(n):  # 64 tiles per grid, once an epoch: not a hot path
+        r, c = divmod(i, cols)
+        grid[1 + r * (side + 1):1 + r * (side + 1) + side, 1 + c * (side + 1):1 + c * (side + 1) + side] = tiles[i]
+    return grid
+
+
+def save_samples_figure(samples, path, title="", real=None):
+    """A grid of images, or for low-dimensional data a scatter/histogram against ``real``."""
+    plt = _pyplot()
+    if samples.shape[1] >= 64:
+        grid = image_grid(samples)
+        fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), dpi=100)
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.axis("off")
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+        if samples.shape[1] == 1:
+            if real is not None:
+                ax.hist(real[:, 0], bins=80, density=True, alpha=0.5, label="data")
+            ax.hist(samples[:, 0], bins=80, density=True, alpha=0.5, label="generated")
+            ax.legend()
+        else:
+            if real is not None:
+                ax.scatter(real[:2000, 0], real[:2000, 1], s=2, alpha=0.3, label="data")
+            ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.6, label="generated")
+            ax.legend(loc="upper right")
+            ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def save_curves(records, path):
+    """Losses and mean discriminator outputs against generator step."""
+    if not records:
+        return
+    plt = _pyplot()
+    steps = [r["step"] for r in records]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), dpi=100)
+    ax1.plot(steps, [r["loss_d"] for r in records], label="loss_D")
+    ax1.plot(steps, [r["loss_g"] for r in records], label="loss_G")
+    ax1.set_xlabel("generator step")
+    ax1.set_title("losses")
+    ax1.legend()
+    ax2.plot(steps, [r["d_real"] for r in records], label="mean D(x)")
+    ax2.plot(steps, [r["d_fake"] for r in records], label="mean D(G(z))")
+    ax2.axhline(0.5, color="gray", lw=0.8, ls="--")
+    ax2.set_ylim(0, 1)
+    ax2.set_xlabel("generator step")
+    ax2.set_title("discriminator outputs (0.5 = cannot tell)")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --- the loop ------------------------------------------------------------------------
+
+
+class Progress:
+    """One updating terminal line (or a plain line every few seconds when not a terminal)."""
+
+    def __init__(self, stream=None, every: float = 0.5):
+        self.stream = stream = stream or sys.stdout
+        self.tty = stream.isatty()
+        self.every = every if self.tty else 10.0
+        self.last = 0.0
+
+    def update(self, text: str, force: bool = False):
+        now = time.monotonic()
+        if not force and now - self.last < self.every:
+            return
+        self.last = now
+        if self.tty:
+            self.stream.write("\r" + text[:160].ljust(100))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_seconds=None, log_every=100,
+        progress: Progress | None = None, stop_flag=None, real_for_plots=None) -> str:
+    """Train until a limit is reached; returns why it stopped: "done", "time", "interrupted".
+
+    Raises ``TrainingError`` on a non-finite loss; the last checkpoint is then left intact.
+    """
+    progress = progress or Progress()
+    stop_flag = stop_flag or {"stop": False}
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.jsonl"
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines()] if metrics_path.exists() else []
+    records = [r for r in records if r["step"] <= trainer.step]  # drop lines after the checkpoint
+    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    ckpt = out / "checkpoint.npz"
+    start, start_step = time.monotonic(), trainer.step
+    sums, count = None, 0
+    reason = "done"
+
+    def limit_reached():
+        if max_steps is not None and trainer.step >= max_steps:
+            return "done"
+        if max_epochs is not None and trainer.epoch >= max_epochs:
+            return "done"
+        if max_seconds is not None and time.monotonic() - start >= max_seconds:
+            return "time"
+        if stop_flag["stop"]:
+            return "interrupted"
+        return None
+
+    def flush_metrics():
+        nonlocal sums, count
+        if not count:
+            return None
+        values = [float(v) / count for v in sums]
+        if not all(math.isfinite(v) for v in values):
+            raise TrainingError(
+                f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
+                f"{trainer.step}; training stopped. The last good checkpoint, {ckpt}, is intact. "
+                "Try a smaller --lr.")
+        record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
+                      epoch=trainer.epoch, seconds=round(time.monotonic() - start, 2))
+        records.append(record)
+        with metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        sums, count = None, 0
+        return record
+
+    def end_of_epoch_outputs(label):
+        flush_metrics()
+        samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
+        save_samples_figure(samples, out / "samples" / f"{label}.png",
+                            f"{trainer.config.data} · {label} · step {trainer.step}", real_for_plots)
+        save_curves(records, out / "curves.png")
+        trainer.save(ckpt)
+
+    last = {}
+
+    def report_progress(force=False):
+        elapsed = time.monotonic() - start
+        rate = (trainer.step - start_step) / max(elapsed, 1e-9)
+        eta = _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds)
+        if last:
+            progress.update(f"epoch {trainer.epoch + 1} step {trainer.step} {rate:.1f} steps/s ETA {eta} "
+                            f"loss_D {last['loss_d']:.3f} loss_G {last['loss_g']:.3f} "
+                            f"D(x) {last['d_real']:.2f} D(G(z)) {last['d_fake']:.2f}", force=force)
+
+    while (reason := limit_reached()) is None:
+        stats = trainer.train_step()
+        values = (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)
+        sums = list(values) if sums is None else [s + v for s, v in zip(sums, values)]
+        count += 1
+        if trainer.step % log_every == 0:
+            last = flush_metrics() or last
+        if trainer.epoch_done():
+            trainer.start_next_epoch()
+            end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}")
+        report_progress()
+    last = flush_metrics() or last
+    report_progress(force=True)
+    progress.close()
+    samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
+    save_samples_figure(samples, out / "samples.png", f"{trainer.config.data} · step {trainer.step}",
+                        real_for_plots)
+    save_curves(records, out / "curves.png")
+    trainer.save(ckpt)
+    return reason
+
+
+def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
+    remaining = []
+    if max_seconds is not None:
+        remaining.append(max_seconds - elapsed)
+    if rate > 0 and max_steps is not None:
+        remaining.append((max_steps - trainer.step) / rate)
+    if rate > 0 and max_epochs is not None:
+        batches_left = (max_epochs - trainer.epoch) * trainer.batches_per_epoch - trainer.cursor
+        remaining.append(batches_left / trainer.config.d_steps / rate)
+    return fmt_duration(min(remaining)) if remaining else "-"
+
+
+# --- command line ----------------------------------------------------------------------
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2), no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if not value > 0 or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def unit_interval(low_open: bool):
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = (0 < value <= 1) if low_open else (0 <= value < 1)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be in {'(0, 1]' if low_open else '[0, 1)'}, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser():
+    p = ArgumentParser(prog="python -m tinygan.train", description=__doc__.split("\n")[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    # None means "the recipe's value for this --arch" (see RECIPES) or, on --resume, the checkpoint's.
+    p.add_argument("--data", default=None, help="mnist, fashion-mnist, or a toy set: " + ", ".join(toy_datasets()))
+    p.add_argument("--data-dir", default=None, help="a directory of the four MNIST-format IDX files")
+    p.add_argument("--arch", default=None, help="model preset: " + ", ".join(models.ARCHS))
+    p.add_argument("--loss", default=None, choices=LOSSES, help="generator loss (default: the recipe's)")
+    p.add_argument("--d-steps", type=positive(int), default=None, help="discriminator steps per generator step")
+    p.add_argument("--lr", type=positive(float), default=None, help="learning rate of both G and D")
+    p.add_argument("--lr-g", type=positive(float), default=None, help="learning rate of G")
+    p.add_argument("--lr-d", type=positive(float), default=None, help="learning rate of D")
+    p.add_argument("--beta1", type=unit_interval(False), default=None, help="Adam β1")
+    p.add_argument("--beta2", type=unit_interval(False), default=None, help="Adam β2")
+    p.add_argument("--batch-size", type=positive(int), default=None)
+    p.add_argument("--z-dim", type=positive(int), default=None, help="noise dimension (default 100)")
+    p.add_argument("--ema", type=unit_interval(False), default=None,
+                   help="decay of the generator weights' moving average used for samples; 0 = off")
+    p.add_argument("--label-smoothing", type=unit_interval(True), default=None,
+                   help="target for real data in D's loss (1.0 = no smoothing, 0.9 = one-sided smoothing)")
+    p.add_argument("--epochs", type=positive(int), default=None, help="stop after this many epochs")
+    p.add_argument("--steps", type=positive(int), default=None, help="stop after this many generator steps in all")
+    p.add_argument("--max-seconds", type=positive(float), default=None,
+                   help="wall-clock budget of this invocation (default 300 when no --epochs/--steps)")
+    p.add_argument("--seed", type=int, default=None, help="one seed reproduces a run (default 0)")
+    p.add_argument("--subset", type=positive(int), default=None, help="train on the first N examples only")
+    p.add_argument("--device", default=None, choices=backend.DEVICES, help="cpu (NumPy) or gpu (CuPy)")
+    p.add_argument("--out", default=None, help="run directory (default runs/<data>-<arch>-<time>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--eval-samples", type=positive(int), default=10_000, help="samples for the final evaluation")
+    p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
+    return p
+
+
+def config_from_args(args, parser) -> Config:
+    """Fill a Config from the command line, the arch's recipe, and Config's defaults."""
+    c = Config()
+    c.data = args.data or "mnist"
+    known = IMAGE_DATA + toy_datasets()
+    if c.data not in known:
+        parser.error(f"unknown --data {c.data!r}; choose one of: {', '.join(known)}")
+    if args.data_dir and c.data not in IMAGE_DATA:
+        parser.error("--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist")
+    c.data_dir = args.data_dir
+    c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
+    if c.arch not in models.ARCHS:
+        parser.error(f"unknown --arch {c.arch!r}; choose one of: {', '.join(models.ARCHS)}")
+    for name, value in RECIPES[c.arch].items():
+        setattr(c, name, value)
+    if args.lr is not None:
+        c.lr_g = c.lr_d = args.lr
+    for name in ("loss", "d_steps", "lr_g", "lr_d", "beta1", "beta2", "batch_size", "z_dim", "ema",
+                 "label_smoothing", "seed", "subset"):
+        if getattr(args, name) is not None:
+            setattr(c, name, getattr(args, name))
+    return c
+
+
+def explicit_settings(args) -> dict:
+    """Options the user set that define the model or the training (not only its length)."""
+    skip = set(RESUMABLE_OVERRIDES) | {"out", "resume"}
+    return {k: v for k, v in vars(args).items() if k not in skip and v is not None and v is not False}
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        device = backend.use(args.device)
+    except backend.BackendError as err:
+        parser.error(str(err))
+
+    if args.resume:
+        if not args.out:
+            parser.error("--resume needs --out DIR, the run to continue")
+        out = Path(args.out)
+        try:
+            arrays, meta = checkpoint.load(out / "checkpoint.npz")
+            config = Config(**meta["config"])
+        except (checkpoint.CheckpointError, TypeError, KeyError) as err:
+            parser.error(f"cannot resume: {err}")
+        asked = explicit_settings(args)
+        if "lr" in asked:
+            asked["lr_g"] = asked["lr_d"] = asked.pop("lr")
+        conflicts = {k: v for k, v in asked.items() if meta["config"].get(k, v) != v}
+        if conflicts:
+            name = next(iter(conflicts))
+            parser.error(f"--resume continues the run as it was configured ({name}="
+                         f"{meta['config'][name]!r}); drop --{name.replace('_', '-')} or start a new run")
+    else:
+        config = config_from_args(args, parser)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path(args.out or f"runs/{config.data}-{config.arch}-{stamp}")
+        if (out / "checkpoint.npz").exists():
+            parser.error(f"{out} already holds a run; add --resume to continue it, or choose another --out")
+
+    max_steps, max_epochs, max_seconds = args.steps, args.epochs, args.max_seconds
+    if max_steps is None and max_epochs is None and max_seconds is None:
+        max_seconds = 300.0
+
+    try:
+        data = load_training_data(config)
+    except (OSError, ValueError) as err:
+        print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        trainer = Trainer(config, data)
+        if args.resume:
+            trainer.load_state(arrays, meta, out / "checkpoint.npz")
+    except (TrainingError, checkpoint.CheckpointError) as err:
+        print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
+        return 2
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    limits = ", ".join(f"{k} {v}" for k, v in (("steps", max_steps), ("epochs", max_epochs),
+                                                  ("seconds", max_seconds)) if v is not None)
+    print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
+          f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
+          f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
+          f" -> {out} (until {limits})", flush=True)
+
+    stop_flag = {"stop": False}
+
+    def on_sigint(signum, frame):
+        if stop_flag["stop"]:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        stop_flag["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    real_for_plots = data[:5000] if data.shape[1] < 64 else None
+    try:
+        reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
+                     real_for_plots=real_for_plots)
+    except TrainingError as err:
+        print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    print(f"stopped ({reason}) at step {trainer.step}, epoch {trainer.epoch}; checkpoint {out / 'checkpoint.npz'}")
+    if reason == "interrupted":
+        print(f"resume with: python -m tinygan.train --resume --out {out}")
+        return 130
+    if config.data == "mnist" and not args.no_eval:
+        evaluate_run(trainer, out, args.eval_samples)
+    print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
+    return 0
+
+
+def evaluate_run(trainer: Trainer, out: Path, n: int):
+    """Score ``n`` samples with the MNIST evaluator and write ``eval.json``."""
+    from . import evaluate
+
+    samples = trainer.sample(n)
+    report = evaluate.evaluate_samples(samples)
+    report.update(step=trainer.step, n_samples=n)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(evaluate.format_report(report) if hasattr(evaluate, "format_report") else json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
