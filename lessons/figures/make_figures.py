@@ -117,6 +117,45 @@ def fig_generator_gradients():
     save(fig, "generator_gradients")
 
 
+# ----------------------------------------------------------------------------- lesson 04
+def fig_batchnorm():
+    """Left: running_mean following noisy batch means.  Right: what eps does to var(x̂)."""
+    rng = np.random.default_rng(0)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    steps = np.arange(1, 201)
+    batch_means = []
+    traces = {0.1: [], 0.01: []}
+    layers = {m: nn.BatchNorm1d(1, momentum=m, dtype="float64") for m in traces}
+    for _ in steps:
+        x = rng.normal(2.0, 1.0, size=(16, 1))  # true mean 2, batch of 16
+        batch_means.append(x.mean())
+        for m, layer in layers.items():
+            layer.forward(x, train=True)
+            traces[m].append(float(layer.state["running_mean"][0]))
+    left.plot(steps, batch_means, ".", color="0.6", ms=4, label="batch mean μ (batch of 16)")
+    for (m, trace), color in zip(traces.items(), (REAL, FAKE)):
+        left.plot(steps, trace, color=color, lw=2, label=f"running_mean, momentum = {m}")
+    left.axhline(2.0, color="k", lw=0.8, ls=":")
+    left.set_xlabel("training step")
+    left.set_title("running statistics (true mean 2)")
+    left.legend(fontsize=8, loc="lower right")
+
+    variances = np.logspace(-3, 2, 200)
+    for eps, color in ((1e-5, REAL), (0.8, FAKE)):
+        out = []
+        for v in variances:
+            x = rng.normal(0.0, np.sqrt(v), size=(4096, 1))
+            y, _ = nn.BatchNorm1d(1, eps, dtype="float64").forward(x, train=True)
+            out.append(y.var())
+        right.semilogx(variances, out, color=color, lw=2, label=f"BatchNorm1d(n, eps={eps:g})")
+    right.set_xlabel("variance of the input feature")
+    right.set_ylabel("variance of x̂ (gamma = 1, beta = 0)")
+    right.set_title("BatchNorm1d(n, 0.8) sets eps = 0.8")
+    right.set_ylim(0, 1.1)
+    right.legend(fontsize=8, loc="lower right")
+    save(fig, "batchnorm")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
