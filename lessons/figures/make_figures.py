@@ -156,6 +156,62 @@ def fig_batchnorm():
     save(fig, "batchnorm")
 
 
+# ----------------------------------------------------------------------------- lesson 05
+def fig_optimizers():
+    """Left: optimizer paths on a narrow valley.  Right: Adam's first steps with and without
+    bias correction, for a constant gradient."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    scales = np.array([1.0, 25.0])  # f(θ) = ½(θ0² + 25·θ1²): a valley 5 times narrower in θ1
+
+    def path(make, steps=40):
+        params = np.array([-4.0, 1.5])
+        grads = np.zeros(2)
+        opt = make(params, grads)
+        points = [params.copy()]
+        for _ in range(steps):
+            grads[...] = scales * params  # ∇f
+            opt.step()
+            points.append(params.copy())
+        return np.array(points)
+
+    u, v = np.meshgrid(np.linspace(-4.5, 1.5, 200), np.linspace(-2, 2, 200))
+    left.contour(u, v, 0.5 * (u ** 2 + 25 * v ** 2), levels=[0.1, 0.5, 2, 5, 10, 20, 35], colors="0.8")
+    runs = [("SGD, lr 0.07", lambda p, g: optim.SGD(p, g, lr=0.07), "0.4"),
+            ("SGD + momentum 0.8, lr 0.02", lambda p, g: optim.SGD(p, g, lr=0.02, momentum=0.8), DISC),
+            ("RMSprop, lr 0.05", lambda p, g: optim.RMSprop(p, g, lr=0.05), "#9467bd"),
+            ("Adam (0.9, 0.999), lr 0.2", lambda p, g: optim.Adam(p, g, lr=0.2), REAL),
+            ("Adam (0.5, 0.999), lr 0.2", lambda p, g: optim.Adam(p, g, lr=0.2, betas=(0.5, 0.999)), FAKE)]
+    for label, make, color in runs:
+        pts = path(make)
+        left.plot(pts[:, 0], pts[:, 1], ".-", color=color, lw=1.2, ms=3, label=label)
+    left.plot([0], [0], "k*", ms=10)
+    left.set_xlabel("θ0")
+    left.set_ylabel("θ1")
+    left.set_title("40 steps on f(θ) = ½(θ0² + 25·θ1²)")
+    left.legend(fontsize=8, loc="lower right")
+    left.set_xlim(-4.5, 1.5)
+    left.set_ylim(-2, 2)
+
+    t = np.arange(1, 3001)
+    for (b1, b2), color in (((0.9, 0.999), REAL), ((0.5, 0.999), FAKE)):
+        params, grads = np.zeros(1), np.ones(1)  # a constant gradient g = 1
+        opt = optim.Adam(params, grads, lr=1.0, betas=(b1, b2))
+        steps = []
+        for _ in t:
+            before = params.copy()
+            opt.step()
+            steps.append(abs(params - before)[0])
+        right.semilogx(t, steps, color=color, lw=2, label=f"tinygan Adam {b1, b2}: |Δθ| / lr")
+        raw = (1 - b1 ** t) / np.sqrt(1 - b2 ** t)  # m / sqrt(v) without the corrections
+        right.semilogx(t, raw, color=color, lw=2, ls="--", label=f"without bias correction {b1, b2}")
+    right.axhline(1, color="gray", lw=0.6)
+    right.set_xlabel("step t (constant gradient g = 1)")
+    right.set_ylabel("step size / lr")
+    right.set_title("bias correction keeps the first steps the right size")
+    right.legend(fontsize=8)
+    save(fig, "optimizers")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
