@@ -212,6 +212,41 @@ def fig_optimizers():
     save(fig, "optimizers")
 
 
+# ----------------------------------------------------------------------------- lesson 06
+def fig_gradcheck_h():
+    """rel_error between backprop and central differences, against the step h, in two dtypes."""
+    hs = np.logspace(-11, -0.5, 43)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for dtype, color in (("float64", REAL), ("float32", FAKE)):
+        rng = Random(0)
+        net = nn.Sequential(nn.Dense(4, 5, rng=rng, dtype=dtype), nn.Tanh(), nn.Dense(5, 1, rng=rng, dtype=dtype))
+        x, t = rng.normal((6, 4), dtype=dtype), np.ones((6, 1), dtype)
+        y, caches = net.forward(x)
+        net.zero_grad()
+        net.backward(losses.bce_with_logits(y, t)[1], caches)
+        analytic = net.flat_grads.copy()
+
+        def loss():
+            return losses.bce_with_logits(net.forward(x)[0], t)[0]
+
+        errors = [gradcheck.rel_error(analytic, gradcheck.numerical_gradient(loss, net.flat_params, h=h))
+                  for h in hs]
+        ax.loglog(hs, np.maximum(errors, 1e-16), "o-", color=color, ms=3, lw=1.5, label=dtype)
+        eps = np.finfo(dtype).eps
+        ax.loglog(hs, eps / hs, ":", color=color, lw=1, label=f"ε/h, ε = {eps:.1e} (rounding)")
+    ax.loglog(hs, 0.1 * hs ** 2, "k--", lw=1, label="~h² (truncation)")
+    ax.axvline(1e-6, color="gray", lw=0.6)
+    ax.text(1.2e-6, 3e-14, "gradcheck default\nh = 1e-6", fontsize=8)
+    ax.axhspan(1e-3, 10, color="#fbe3e3", zorder=0)
+    ax.text(3e-11, 2e-3, "≥ 1e-3: a bug (or float32)", fontsize=8)
+    ax.set_ylim(1e-14, 3)
+    ax.set_xlabel("finite-difference step h")
+    ax.set_ylabel("rel_error(backprop, central difference)")
+    ax.set_title("A small network's gradient check: error vs step size")
+    ax.legend(fontsize=8, loc="lower left")
+    save(fig, "gradcheck_h")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
