@@ -1,0 +1,180 @@
+"""The evaluator: the math against closed forms, real digits vs noise, collapse, the CLI."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tinygan import evaluate
+from tinygan.data import load_dataset
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return load_dataset("mnist", "test")
+
+
+# ----------------------------------------------------------------------------- the math
+
+def test_fd_of_a_set_with_itself_is_zero():
+    x = np.random.default_rng(0).standard_normal((500, 20)) @ np.random.default_rng(1).standard_normal((20, 20))
+    mu, cov = evaluate.feature_statistics(x)
+    assert evaluate.frechet_distance(mu, cov, mu, cov) < 1e-8 * np.trace(cov)
+
+
+def test_fd_closed_form_commuting_gaussians():
+    """Covariances sharing eigenvectors Q: FD = |Δμ|² + Σ (√a − √b)²."""
+    rng = np.random.default_rng(2)
+    d = 12
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    a, b = rng.uniform(0.1, 4, d), rng.uniform(0.1, 4, d)
+    mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+    cov1, cov2 = (q * a) @ q.T, (q * b) @ q.T
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
+    assert math.isclose(evaluate.frechet_distance(mu1, cov1, mu2, cov2), expected, rel_tol=1e-9)
+
+
+def test_fd_general_gaussians_against_eigenvalues_of_product():
+    """tr((Σ₁Σ₂)^½) = Σ √λ over the (real, positive) eigenvalues of Σ₁Σ₂: an independent route."""
+    rng = np.random.default_rng(3)
+    d = 8
+    m1, m2 = rng.standard_normal((d, d)), rng.standard_normal((d, d))
+    cov1, cov2 = m1 @ m1.T + 0.1 * np.eye(d), m2 @ m2.T + 0.1 * np.eye(d)
+    mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
+    lam = np.linalg.eigvals(cov1 @ cov2).real
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(cov1) + np.trace(cov2) - 2 * np.sqrt(lam).sum()
+    got = evaluate.frechet_distance(mu1, cov1, mu2, cov2)
+    assert math.isclose(got, expected, rel_tol=1e-8)
+    assert math.isclose(got, evaluate.frechet_distance(mu2, cov2, mu1, cov1), rel_tol=1e-8)
+
+
+def test_fd_one_dimensional():
+    """In 1-D, FD = (μ₁ − μ₂)² + (σ₁ − σ₂)²."""
+    fd = evaluate.frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([-2.0]), np.array([[9.0]]))
+    assert math.isclose(fd, 9 + 1, rel_tol=1e-12)
+
+
+def test_sqrtm_psd_squares_back():
+    m = np.random.default_rng(4).standard_normal((6, 3))
+    cov = m @ m.T  # rank 3: three zero eigenvalues, some round to tiny negatives
+    s = evaluate.sqrtm_psd(cov)
+    np.testing.assert_allclose(s @ s, cov, atol=1e-10)
+
+
+def test_inception_score_bounds():
+    confident_varied = np.eye(10)[np.arange(100) % 10] * 50
+    assert math.isclose(evaluate.inception_score(confident_varied), 10, rel_tol=1e-6)
+    confident_one_class = np.tile(np.eye(10)[3] * 50, (100, 1))
+    assert math.isclose(evaluate.inception_score(confident_one_class), 1, rel_tol=1e-6)
+    unsure = np.zeros((100, 10))
+    assert math.isclose(evaluate.inception_score(unsure), 1, rel_tol=1e-12)
+
+
+def test_kl_to_uniform():
+    assert evaluate.kl_to_uniform([5] * 10) == 0
+    assert math.isclose(evaluate.kl_to_uniform([0, 7, 0, 0, 0, 0, 0, 0, 0, 0]), math.log(10))
+    assert math.isclose(evaluate.kl_to_uniform([1, 1, 0, 0]), math.log(2))
+
+
+# ----------------------------------------------------------------------------- on images
+
+def test_real_test_digits_score_high(mnist_test):
+    x, y = mnist_test
+    # a random half: the test set's first and last 5,000 digits come from different
+    # writers (FD between the halves is about 3x the floor), so x[:5000] is no fair sample
+    r = evaluate.evaluate_samples(x[np.random.default_rng(1).permutation(10_000)[:5000]])
+    assert r["n_samples"] == 5000
+    assert r["mean_confidence"] > 0.95
+    assert r["inception_score"] > 9.0 and r["inception_score_real"] > 9.0
+    assert r["classes_covered"] == 10 and r["kl_to_uniform"] < 0.01
+    assert r["fd"] < r["fd_real_floor"]  # half of the test set itself
+    assert sum(r["class_histogram"]) == 5000
+    assert "NOT comparable" in r["note"]
+    json.dumps(r)  # every value is plain Python
+
+
+def test_real_train_digits_near_floor():
+    x, _ = load_dataset("mnist", "train")
+    r = evaluate.evaluate_samples(x[-10_000:])  # not the floor's random subset
+    assert 0 < r["fd_real_floor"] < 2
+    assert r["fd"] < 3 * r["fd_real_floor"]
+
+
+def test_uniform_noise_scores_badly():
+    noise = np.random.default_rng(0).uniform(-1, 1, (5000, 784)).astype(np.float32)
+    r = evaluate.evaluate_samples(noise)
+    assert r["fd"] > 50 * r["fd_real_floor"]
+    assert r["inception_score"] < 3
+
+
+def test_single_class_is_flagged(mnist_test):
+    x, y = mnist_test
+    r = evaluate.evaluate_samples(x[y == 3])
+    assert r["classes_covered"] == 1
+    assert r["kl_to_uniform"] > 2.0
+    assert r["inception_score"] < 1.5
+    assert r["fd"] > 20 * r["fd_real_floor"]
+
+
+def test_accepts_28x28_and_device_arrays(mnist_test):
+    x, _ = mnist_test
+    a = evaluate.evaluate_samples(x[:300])
+    b = evaluate.evaluate_samples(x[:300].reshape(300, 28, 28))
+    assert a == b
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((10, 100), np.float32), r"shape \(n, 784\)"),
+    (np.zeros(784, np.float32), r"shape \(n, 784\)"),
+    (np.zeros((1, 784), np.float32), "at least 2"),
+    (np.full((10, 784), 255, np.float32), r"\[-1, 1\]"),
+    (np.full((10, 784), np.nan, np.float32), "NaN"),
+    (np.zeros((10, 784), "U1"), "numbers"),
+])
+def test_bad_samples_rejected(bad, message):
+    with pytest.raises(evaluate.SampleError, match=message):
+        evaluate.evaluate_samples(bad)
+
+
+# ----------------------------------------------------------------------------- command line
+
+def test_cli_report_and_json(tmp_path, mnist_test, capsys):
+    x, _ = mnist_test
+    np.save(tmp_path / "s.npy", x[:1000])
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "Frechet distance" in out and "NOT comparable with Inception FID" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["n_samples"] == 1000 and report["classes_covered"] == 10
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: None, "no such file"),
+    (lambda p: np.save(p, np.zeros((5, 10), np.float32)), "shape (n, 784)"),
+    (lambda p: np.save(p, np.full((5, 784), 3.0, np.float32)), "[-1, 1]"),
+    (lambda p: p.write_bytes(b"garbage"), "not a readable .npy"),
+    (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy"),
+])
+def test_cli_bad_input(tmp_path, capsys, make, message):
+    path = tmp_path / "s.npy"
+    make(path)
+    assert evaluate.main(["--samples", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_cli_subprocess_exit_code_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tinygan.evaluate", "--samples", str(tmp_path / "x.npy")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "no such file" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_cli_needs_a_source(capsys):
+    with pytest.raises(SystemExit) as exc:
+        evaluate.main([])
+    assert exc.value.code == 2
