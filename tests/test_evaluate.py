@@ -119,7 +119,7 @@ def test_single_class_is_flagged(mnist_test):
     assert r["fd"] > 20 * r["fd_real_floor"]
 
 
-def test_accepts_28x28_and_device_arrays(mnist_test):
+def test_accepts_28x28_images(mnist_test):
     x, _ = mnist_test
     a = evaluate.evaluate_samples(x[:300])
     b = evaluate.evaluate_samples(x[:300].reshape(300, 28, 28))
