@@ -29,6 +29,8 @@ matplotlib.use("Agg")
 
 import pytest  # noqa: E402
 
+import tinygan  # noqa: E402,F401 - imported before any test changes the working directory
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LESSONS = ROOT / "lessons"
 LESSON_FILES = sorted(LESSONS.glob("*.md"))
