@@ -157,3 +157,16 @@ def test_parameters_are_views_into_the_flat_buffers():
     assert not net.flat_grads.any()
     assert net.flat_state.size == 6 and net.layers[1].state["running_var"].base is not None
     assert [name for name, _ in net.named_params()] == ["0.W", "0.b", "1.gamma", "1.beta", "3.W", "3.b"]
+
+
+def test_skipping_the_input_gradient_changes_nothing_else():
+    rng = Random(5)
+    D = make_discriminator(rng, batchnorm=True)
+    x, dy = rng.normal((4, 6), dtype="float64"), rng.normal((4, 1), dtype="float64")
+    y, caches = D.forward(x)
+    D.zero_grad()
+    assert D.backward(dy, caches).shape == x.shape
+    full = D.flat_grads.copy()
+    D.zero_grad()
+    assert D.backward(dy, caches, input_grad=False) is None
+    np.testing.assert_array_equal(D.flat_grads, full)

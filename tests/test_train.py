@@ -168,3 +168,13 @@ def test_sample_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.txt")])
     assert exit_.value.code == 2
+
+
+def test_evaluate_cli_scores_a_run(tmp_path, capsys):
+    from tinygan import evaluate
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    assert evaluate.main(["--run", str(tmp_path / "run"), "--n", "300", "--json", str(tmp_path / "e.json")]) == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["n_samples"] == 300 and report["fd"] > 10 * report["fd_real_floor"]  # 2 steps: not digits yet
+    assert evaluate.main(["--run", str(tmp_path / "missing")]) == 2

@@ -262,6 +262,9 @@ def add_sample_sources(parser: argparse.ArgumentParser):
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--samples", metavar="FILE.npy",
                        help="a .npy array of shape (n, 784) with values in [-1, 1]")
+    group.add_argument("--run", metavar="DIR",
+                       help="a training run directory: samples from its checkpoint's generator")
+    parser.add_argument("--n", type=int, default=10_000, help="with --run: how many samples to draw")
     return group
 
 
@@ -269,6 +272,18 @@ def get_samples(args):
     """``(samples, description)`` from the parsed options of :func:`add_sample_sources`."""
     if args.samples is not None:
         return load_samples_file(args.samples), args.samples
+    if args.run is not None:
+        from . import checkpoint, sample
+
+        if args.n < 1:
+            raise SampleError(f"--n must be > 0, got {args.n}")
+        try:
+            G, config = sample.load_generator(args.run)
+        except checkpoint.CheckpointError as err:
+            raise SampleError(str(err)) from err
+        if config.data != "mnist":
+            raise SampleError(f"{args.run} was trained on {config.data!r}; this evaluator scores MNIST digits")
+        return sample.generate(G, config, args.n, seed=1234), f"{args.run} ({args.n} samples)"
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 
 

@@ -44,8 +44,8 @@ def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0):
     fake_logits, fake_caches = D.forward(fake, train=True)
     loss_d, dreal, dfake = losses.discriminator_loss(real_logits, fake_logits, real_target)
     D.zero_grad()
-    D.backward(dreal, real_caches)
-    D.backward(dfake, fake_caches)
+    D.backward(dreal, real_caches, input_grad=False)  # nothing upstream of data to differentiate
+    D.backward(dfake, fake_caches, input_grad=False)  # G is not updated in this step
     opt_d.step()
     return loss_d, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean(), fake, g_caches
 
@@ -61,7 +61,7 @@ def generator_step(G, D, opt_g, fake, g_caches, loss: str = "nonsaturating"):
     loss_g, dlogits = losses.generator_loss(logits, loss)
     dfake = D.backward(dlogits, d_caches, param_grads=False)
     G.zero_grad()
-    G.backward(dfake, g_caches)
+    G.backward(dfake, g_caches, input_grad=False)  # z is noise: no gradient needed
     opt_g.step()
     return loss_g
 

@@ -99,13 +99,17 @@ class Dense(Layer):
         y += self.params["b"]
         return y, x
 
-    def backward(self, dout, cache, param_grads=True):
-        """dout: (batch, out) -> dx: (batch, in)."""
+    def backward(self, dout, cache, param_grads=True, input_grad=True):
+        """dout: (batch, out) -> dx: (batch, in), or None when ``input_grad=False``.
+
+        Skipping ``dx`` saves a third of the work when the input is data, which
+        nothing differentiates (the first layer of D on a real or detached fake batch).
+        """
         x = cache
         if param_grads:
             self.grads["W"] += x.T @ dout
             self.grads["b"] += dout.sum(axis=0)
-        return dout @ self.params["W"].T
+        return dout @ self.params["W"].T if input_grad else None
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out}, init={self.init!r})"
@@ -334,12 +338,21 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches, param_grads: bool = True):
-        """dout: (batch, out) -> dx: (batch, in).  Adds into ``flat_grads`` unless
-        ``param_grads=False`` (a frozen network: only the input gradient is computed)."""
-        for layer, cache in zip(reversed(self.layers), reversed(caches)):
+    def backward(self, dout, caches, param_grads: bool = True, input_grad: bool = True):
+        """dout: (batch, out) -> dx: (batch, in).
+
+        Adds into ``flat_grads`` unless ``param_grads=False`` (a frozen network: only the
+        input gradient is computed).  ``input_grad=False`` returns None and lets a first
+        Dense layer skip computing ``dx``; an activation's backward *is* its input
+        gradient, so only Dense has work to skip.
+        """
+        first = self.layers[0]
+        for layer, cache in zip(reversed(self.layers[1:]), reversed(caches[1:])):
             dout = layer.backward(dout, cache, param_grads=param_grads)
-        return dout
+        if not input_grad and isinstance(first, Dense):
+            return first.backward(dout, caches[0], param_grads=param_grads, input_grad=False)
+        dx = first.backward(dout, caches[0], param_grads=param_grads)
+        return dx if input_grad else None
 
     def __call__(self, x, train: bool = False):
         """Forward pass without keeping caches, in eval mode by default (for sampling)."""

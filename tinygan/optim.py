@@ -91,20 +91,22 @@ class Adam(Optimizer):
         self.t += 1
         g = self._gradient()
         m, v, denom = self.m, self.v, self._denom
+        # m ← β1·m + (1 − β1)·g, written as m ← β1·(m − g) + g: no temporary array
+        m -= g
         m *= b1
-        xp.multiply(g, 1 - b1, out=denom)
-        m += denom
+        m += g
+        xp.multiply(g, g, out=denom)  # v ← β2·(v − g²) + g², likewise
+        v -= denom
         v *= b2
-        xp.multiply(g, g, out=denom)
-        denom *= 1 - b2
         v += denom
-        # θ -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps), i.e. m̂ / (sqrt(v̂) + eps)
+        # θ ← θ − lr·m̂/(sqrt(v̂) + eps) with m̂ = m/c1, v̂ = v/c2 is the same as
+        # θ ← θ − (lr·sqrt(c2)/c1) · m/(sqrt(v) + eps·sqrt(c2))   (Kingma & Ba, Sec. 2)
+        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t
         xp.sqrt(v, out=denom)
-        denom *= 1 / math.sqrt(1 - b2 ** self.t)
-        denom += self.eps
+        denom += self.eps * math.sqrt(c2)
         xp.divide(m, denom, out=denom)
-        denom *= -self.lr / (1 - b1 ** self.t)
-        self.params += denom
+        denom *= self.lr * math.sqrt(c2) / c1
+        self.params -= denom
 
 
 class SGD(Optimizer):

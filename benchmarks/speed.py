@@ -1,0 +1,150 @@
+"""Training steps per second: tinygan against PyTorch CPU eager, same nets, batch and loss.
+
+    python benchmarks/speed.py                       # seed and pytorch-gan, batch 64 and 256
+    python benchmarks/speed.py --arch seed --batch-size 64 --steps 300 --threads 1
+
+One line per configuration, ready to compare across runs and machines:
+
+    arch=seed batch=64 tinygan=NN.N torch=NN.N ratio=N.NN
+
+A step is one full GAN iteration: one discriminator update on a real and a fake batch,
+then one generator update through the discriminator, both with Adam(2e-4, (0.5, 0.999))
+and the non-saturating loss.  PyTorch runs the textbook eager loop of its examples
+(the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
+is not installed.  Timings are medians of ``--repeats`` blocks of ``--steps`` steps,
+after a warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def tinygan_stepper(arch, batch, seed=0):
+    import numpy as np
+
+    from tinygan import gan, models, optim
+    from tinygan.backend import Random
+
+    rng = Random(seed)
+    G, D = models.build_gan(arch, rng)
+    opt_g = optim.Adam(G.flat_params, G.flat_grads, 2e-4, (0.5, 0.999))
+    opt_d = optim.Adam(D.flat_params, D.flat_grads, 2e-4, (0.5, 0.999))
+    data = rng.uniform((batch * 16, 784), -1, 1)
+    i = [0]
+
+    def real():
+        i[0] = (i[0] + 1) % 16
+        return data[i[0] * batch:(i[0] + 1) * batch]
+
+    def noise():
+        return rng.normal((batch, 100))
+
+    def step():
+        gan.train_step(G, D, opt_g, opt_d, real, noise)
+
+    assert np.all(np.isfinite(G.flat_params))
+    return step
+
+
+def torch_stepper(arch, batch, seed=0):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    leaky = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+    if arch == "seed":
+        G = nn.Sequential(nn.Linear(100, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
+        D = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 1))
+    elif arch == "pytorch-gan":
+        def block(n_in, n_out, normalize=True):
+            layers = [nn.Linear(n_in, n_out)]
+            if normalize:
+                layers.append(nn.BatchNorm1d(n_out, 0.8))  # eps=0.8, as gan.py writes it
+            return layers + [leaky()]
+
+        G = nn.Sequential(*block(100, 128, normalize=False), *block(128, 256), *block(256, 512), *block(512, 1024),
+                          nn.Linear(1024, 784), nn.Tanh())
+        D = nn.Sequential(nn.Linear(784, 512), leaky(), nn.Linear(512, 256), leaky(), nn.Linear(256, 1))
+    elif arch == "default":
+        G = nn.Sequential(nn.Linear(100, 256), leaky(), nn.Linear(256, 512), leaky(), nn.Linear(512, 1024), leaky(),
+                          nn.Linear(1024, 784), nn.Tanh())
+        D = nn.Sequential(nn.Linear(784, 1024), leaky(), nn.Dropout(0.3), nn.Linear(1024, 512), leaky(),
+                          nn.Dropout(0.3), nn.Linear(512, 256), leaky(), nn.Dropout(0.3), nn.Linear(256, 1))
+    else:
+        raise SystemExit(f"no PyTorch twin for arch {arch!r}")
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+    data = torch.rand(batch * 16, 784) * 2 - 1
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    i = [0]
+
+    def step():
+        i[0] = (i[0] + 1) % 16
+        real = data[i[0] * batch:(i[0] + 1) * batch]
+        fake = G(torch.randn(batch, 100))
+        opt_d.zero_grad()
+        loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+        loss_d.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        loss_g = bce(D(fake), ones)  # non-saturating: -log D(G(z))
+        loss_g.backward()
+        opt_g.step()
+
+    return step
+
+
+def steps_per_second(step, steps, repeats, warmup=10):
+    for _ in range(warmup):
+        step()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(steps / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"])
+    p.add_argument("--batch-size", nargs="+", type=int, default=[64, 256])
+    p.add_argument("--steps", type=int, default=100, help="steps per timed block")
+    p.add_argument("--repeats", type=int, default=5, help="timed blocks; the median is reported")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for both libraries (default: what each picks on this machine)")
+    args = p.parse_args(argv)
+    if args.threads:
+        # Must be set before NumPy loads OpenBLAS.
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
+    try:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+    except ImportError:
+        torch = None
+    print(f"# {os.cpu_count()} CPUs, threads={args.threads or 'default'}, torch={torch.__version__ if torch else '-'}")
+    for arch in args.arch:
+        for batch in args.batch_size:
+            ours = steps_per_second(tinygan_stepper(arch, batch), args.steps, args.repeats)
+            if torch is None:
+                print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch=- ratio=-", flush=True)
+                continue
+            theirs = steps_per_second(torch_stepper(arch, batch), args.steps, args.repeats)
+            print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch={theirs:.1f} ratio={ours / theirs:.2f}",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    sys.exit(main())
