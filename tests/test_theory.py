@@ -1,0 +1,263 @@
+"""The theory lab (``python -m tinygan.theory``): every statement is also a test here.
+
+The fast part checks the math (optimal discriminator, C(G), JSD, saturation, the fixed
+point, W1, the mode metrics) with seeded batches and with hypothesis; the training
+experiments are marked ``slow`` (run them with ``pytest -m slow tests/test_theory.py``).
+Tolerances live in ``tinygan.theory``, each justified in its docstring.
+"""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from tinygan import losses, theory, toy
+from tinygan.backend import Random
+
+LOG2, LOG4 = math.log(2), math.log(4)
+positive = st.floats(min_value=1e-4, max_value=1e4, allow_nan=False, allow_infinity=False)
+weights = st.lists(st.floats(min_value=0.0, max_value=1.0, allow_nan=False), min_size=2, max_size=12)
+
+
+def _pair(a, b):
+    """Two probability vectors of the same length from hypothesis weights (zeros allowed)."""
+    k = min(len(a), len(b))
+    p, q = np.array(a[:k], dtype=np.float64), np.array(b[:k], dtype=np.float64)
+    assume(p.sum() > 1e-6 and q.sum() > 1e-6)
+    return p / p.sum(), q / q.sum()
+
+
+# --- toy data sets -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", toy.DATASETS)
+def test_toy_sample_shape_dtype_and_moments(name):
+    x = toy.sample(name, 4000, Random(0))
+    centres, sigma = toy.modes(name)
+    assert x.shape == (4000, toy.dim(name)) and x.dtype == np.float32
+    # mixture mean = mean of centres; sample mean within 5 standard errors
+    spread = float(np.sqrt(((centres - centres.mean(0)) ** 2).sum(1).mean() + sigma ** 2))
+    assert np.all(np.abs(x.mean(0) - centres.mean(0)) < 5 * spread / np.sqrt(4000))
+
+
+def test_toy_is_seeded_and_validates_names():
+    np.testing.assert_array_equal(toy.sample("ring8", 10, Random(3)), toy.sample("ring8", 10, Random(3)))
+    with pytest.raises(ValueError, match="unknown toy data set"):
+        toy.sample("ring9", 10, Random(0))
+
+
+def test_toy_log_density_integrates_to_one():
+    """Modes are ≥ 1.5 apart and σ ≤ 0.05, so one mode's ±8σ square holds 1/k of the mass."""
+    for name in ("ring8", "grid25"):
+        centres, sigma = toy.modes(name)
+        local = np.linspace(-8 * sigma, 8 * sigma, 401)
+        lx, ly = np.meshgrid(local, local, indexing="ij")
+        c = centres[0].astype(np.float64)
+        p = np.exp(toy.log_density(name, np.stack([lx.ravel() + c[0], ly.ravel() + c[1]], 1)))
+        mass = theory.trapezoid(theory.trapezoid(p.reshape(401, 401), local), local)
+        assert abs(mass * len(centres) - 1) < 1e-6, name
+    x = np.linspace(-3, 7, 20001)
+    p = np.exp(toy.log_density("gauss1d", x[:, None]))
+    assert abs(theory.trapezoid(p, x) - 1) < 1e-9
+
+
+def test_mode_stats_counts_modes_and_quality():
+    centres, sigma = toy.modes("grid25")
+    x = np.concatenate([centres[:3], centres[:1] + 10 * sigma])  # 3 modes hit, 1 far sample
+    covered, hq = toy.mode_stats("grid25", x)
+    assert covered == 3 and hq == 0.75
+    assert toy.mode_stats("grid25", x, min_count=2)[0] == 0
+
+
+def test_mode_metric_calibrated_on_true_data():
+    r = theory.check_mode_metric()
+    assert r.passed, r.measured
+
+
+# --- 1. optimal discriminator ----------------------------------------------------------
+
+
+def test_pointwise_optimum_dense_search():
+    r = theory.check_pointwise_optimum()
+    assert r.passed, r.measured
+
+
+@given(positive, positive)
+def test_pointwise_optimum_hypothesis(a, b):
+    """y* = a/(a+b) beats every point of a grid, and f'(y*) = a/y* − b/(1−y*) = 0."""
+    y_star = a / (a + b)
+    y = (np.arange(10_001) + 0.5) / 10_001
+    f = lambda y: a * np.log(y) + b * np.log1p(-y)  # noqa: E731
+    # float64 rounding of f is ~ε·(a + b)·|log y|; allow 1e-12 relative
+    assert f(y_star) >= f(y).max() - 1e-12 * (a + b) * 20
+    assert abs(a / y_star - b / (1 - y_star)) <= 1e-12 * (a + b)  # both sides are a + b
+    np.testing.assert_allclose(theory.optimal_discriminator(a, b), y_star, rtol=1e-15)
+
+
+# --- 2. global optimum ----------------------------------------------------------------
+
+
+def test_global_optimum_discrete_batch():
+    r = theory.check_global_optimum_discrete()
+    assert r.passed, r.measured
+
+
+@given(weights, weights)
+def test_global_optimum_discrete_hypothesis(a, b):
+    """C(G) = V(D*) = −log 4 + 2·JSD (entropy form), D* beats D*±δ, C(p,p) = −log 4."""
+    p, q = _pair(a, b)
+    c = theory.virtual_training_criterion(p, q)
+    assert abs(c - (-LOG4 + 2 * theory.jsd_entropy_form(p, q))) < 1e-12
+    d = theory.optimal_discriminator(p, q)
+    for delta in (1e-3, -1e-3, 0.1):
+        other = np.clip(d + delta, 1e-12, 1 - 1e-12)
+        assert theory.value_function(p, q, other) <= c + 1e-12
+    assert abs(theory.virtual_training_criterion(p, p) + LOG4) < 1e-12
+    if np.abs(p - q).sum() > 1e-3:
+        assert c > -LOG4
+
+
+def test_global_optimum_gaussians_quadrature():
+    r = theory.check_global_optimum_gaussians()
+    assert r.passed, r.measured
+
+
+@given(st.floats(-3, 3), st.floats(0.3, 3), st.floats(-3, 3), st.floats(0.3, 3))
+def test_global_optimum_gaussians_hypothesis(mu1, s1, mu2, s2):
+    c, j = theory.gaussian_c_and_jsd(mu1, s1, mu2, s2, points_per_sigma=50)
+    assert abs(c - (-LOG4 + 2 * j)) < 1e-9
+    assert -1e-12 <= j <= LOG2 + 1e-12
+
+
+# --- 3. JSD ---------------------------------------------------------------------------
+
+
+def test_jsd_facts_batch():
+    r = theory.check_jsd_facts()
+    assert r.passed, r.measured
+
+
+@given(weights, weights)
+def test_jsd_facts_hypothesis(a, b):
+    p, q = _pair(a, b)
+    j = theory.jsd(p, q)
+    assert abs(j - theory.jsd(q, p)) < 1e-12
+    assert -1e-12 <= j <= LOG2 + 1e-12
+    assert theory.jsd(p, p) == 0
+    tv = np.abs(p - q).sum() / 2
+    assert j >= tv * tv / 2 - 1e-12  # Pinsker: zero only if equal
+    if np.all(p * q == 0):
+        assert abs(j - LOG2) < 1e-12  # disjoint supports
+
+
+def test_jsd_disjoint_is_log2_and_histogram_jsd():
+    assert abs(theory.jsd([0.5, 0.5, 0, 0], [0, 0, 0.3, 0.7]) - LOG2) < 1e-15
+    x = np.zeros(100)
+    assert theory.histogram_jsd(x, x + 100, -1, 1, 10) == pytest.approx(LOG2, abs=1e-15)
+
+
+# --- 4. saturation --------------------------------------------------------------------
+
+
+def test_saturation_table():
+    r = theory.check_saturation_logits()
+    assert r.passed, r.measured
+    rows = {a: (g_mm, g_ns) for a, _, g_mm, g_ns in r.details["rows"]}
+    assert abs(rows[-20.0][0]) < 1e-8 and abs(rows[-20.0][1] + 1) < 1e-8
+    assert rows[0.0] == (-0.5, -0.5)
+
+
+def test_generator_grad_norms_ratio_is_d_over_1_minus_d_per_sample():
+    """For one sample the two gradients are parallel with ratio D/(1−D) = e^a."""
+    rng = Random(0)
+    G, D = theory.mlp([2, 8, 3], rng), theory.mlp([3, 8, 1], rng)
+    z = rng.normal((1, 2))
+    n_mm, n_ns, d = theory.generator_grad_norms(G, D, z)
+    assert n_mm / n_ns == pytest.approx(d / (1 - d), rel=1e-4)  # float32 nets
+
+
+@pytest.mark.slow
+def test_saturation_on_mnist(tmp_path):
+    pytest.importorskip("tinygan.data")
+    pytest.importorskip("tinygan.models")
+    r = theory.check_saturation_mnist(out=str(tmp_path))
+    assert r.passed, r.measured
+    assert (tmp_path / "4b_saturation_mnist.png").stat().st_size > 0
+
+
+# --- 5. fixed point -------------------------------------------------------------------
+
+
+def test_fixed_point():
+    r = theory.check_fixed_point()
+    assert r.passed, (r.measured, r.details["residuals"])
+
+
+# --- 8. Wasserstein-1 -----------------------------------------------------------------
+
+
+def test_w1_gaussians():
+    r = theory.check_w1()
+    assert r.passed, r.measured
+
+
+@given(st.floats(-5, 5), st.floats(-5, 5))
+def test_w1_of_a_shift_is_the_shift(mu, c):
+    x = mu + Random(1).normal((1000,), dtype="float64")
+    assert abs(theory.w1_sorted(x, x + c) - abs(c)) < 1e-12
+    assert theory.w1_sorted(x, x[::-1]) == 0  # order does not matter
+
+
+def test_w1_needs_equal_sizes():
+    with pytest.raises(ValueError, match="equal size"):
+        theory.w1_sorted(np.zeros(3), np.zeros(4))
+
+
+# --- the report -----------------------------------------------------------------------
+
+
+def test_report_fast_mode_passes_and_formats(tmp_path):
+    results = theory.run_all(str(tmp_path), fast=True, log=lambda *a, **k: None)
+    assert [r.key for r in results] == ["1a", "2a", "2b", "3", "4a", "5", "7a", "8"]
+    assert all(r.passed for r in results)
+    table = theory.format_table(results)
+    assert table.count("\n") == len(results) + 1 and "| PASS |" in table
+
+
+def test_main_exits_nonzero_on_failure(monkeypatch, tmp_path, capsys):
+    bad = theory.Result("x", "a false statement", "by fiat", 1.0, 0.0, False)
+    monkeypatch.setattr(theory, "run_all", lambda *a, **k: [bad])
+    assert theory.main(["--out", str(tmp_path)]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+# --- slow: the training experiments ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_learned_discriminator_matches_d_star(tmp_path):
+    r = theory.check_learned_discriminator(out=str(tmp_path))
+    assert r.passed, r.measured
+    assert r.details["v_net"] <= r.details["c_g"] + 1e-9  # no D beats D*
+    assert (tmp_path / "1b_optimal_discriminator.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_figure1_reproduced(tmp_path):
+    r = theory.check_figure1(out=str(tmp_path))
+    assert r.passed, r.measured
+    jsds = [s["jsd"] for s in r.details["snapshots"]]
+    assert jsds[-1] < jsds[0] / 10  # JSD shrinks from start to end
+    assert (tmp_path / "6_figure1.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_mode_collapse_runs_and_plots(tmp_path):
+    results = theory.run_mode_collapse(out=str(tmp_path), steps=300)
+    assert len(results) == 8 and all(r.passed is None for r in results)
+    for r in results:
+        k = 8 if r.details["dataset"] == "ring8" else 25
+        assert 0 <= r.details["covered"] <= k and 0 <= r.details["hq"] <= 1
+    assert (tmp_path / "7_mode_collapse.png").stat().st_size > 0
