@@ -114,8 +114,11 @@ def jsd(p, q, axis=-1):
     always in ``[0, log 2]``.
     """
     p, q = xp.asarray(p, dtype="float64"), xp.asarray(q, dtype="float64")
-    m = (p + q) / 2
-    return (kl(p, m, axis) + kl(q, m, axis)) / 2
+    # KL(p ‖ m) = Σ p log(2p/(p + q)): the ratio is formed directly, so it is exactly 1
+    # where p = q (JSD(p, p) = 0 exactly), and m = (p+q)/2 is never formed, which could
+    # underflow to 0 for the smallest subnormal p, q
+    s = xp.where(p + q > 0, p + q, 1.0)
+    return (xlogy(p, 2 * p / s) + xlogy(q, 2 * q / s)).sum(axis=axis) / 2
 
 
 def jsd_entropy_form(p, q, axis=-1):
