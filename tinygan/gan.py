@@ -55,7 +55,9 @@ def generator_step(G, D, opt_g, fake, g_caches, loss: str = "nonsaturating"):
 
     fake: (batch, data_dim) with ``g_caches`` from the same ``G.forward``.  D is only
     differentiated with respect to its input: its parameters and gradients stay as they
-    are.  Returns ``loss_g``.
+    are.  D still runs in train mode, as in PyTorch's examples: its Dropout layers draw
+    fresh masks and its BatchNorm running statistics (``D.flat_state``) see this batch.
+    Returns ``loss_g``.
     """
     logits, d_caches = D.forward(fake, train=True)
     loss_g, dlogits = losses.generator_loss(logits, loss)
