@@ -183,8 +183,6 @@ def test_generator_grad_norms_ratio_is_d_over_1_minus_d_per_sample():
 
 @pytest.mark.slow
 def test_saturation_on_mnist(tmp_path):
-    pytest.importorskip("tinygan.data")
-    pytest.importorskip("tinygan.models")
     r = theory.check_saturation_mnist(out=str(tmp_path))
     assert r.passed, r.measured
     assert (tmp_path / "4b_saturation_mnist.png").stat().st_size > 0
