@@ -247,6 +247,160 @@ def fig_gradcheck_h():
     save(fig, "gradcheck_h")
 
 
+# ----------------------------------------------------------------------------- lesson 07
+def fig_mnist_run(steps=2400):
+    """A real (short) MNIST run of tinygan.train.Trainer: fixed-noise grids over time,
+    the EMA generator against the last iterate, and the D(x), D(G(z)) curves.
+    2400 steps take two to three minutes on a laptop CPU."""
+    from tinygan import train
+
+    config = train.Config()  # the "default" recipe: EMA 0.999, dropout in D, batch 64
+    trainer = train.Trainer(config, train.load_training_data(config))
+    keep = trainer.fixed_noise[:16]  # 16 of the 64 fixed noise vectors, as 4 x 4 tiles
+    snaps, records, wanted = [], [], [0, 100, 400]
+    sums, count = np.zeros(4), 0
+    snaps.append((0, train.image_grid(trainer.sampler()(keep), cols=4)))
+    while trainer.step < steps:
+        stats = trainer.train_step()
+        sums += [float(v) for v in (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)]
+        count += 1
+        if trainer.step % 25 == 0:
+            records.append((trainer.step, *(sums / count)))
+            sums, count = np.zeros(4), 0
+        if trainer.epoch_done():
+            trainer.start_next_epoch()
+        if trainer.step in wanted[1:]:
+            snaps.append((trainer.step, train.image_grid(trainer.sampler()(keep), cols=4)))
+    snaps.append((trainer.step, train.image_grid(trainer.sampler()(keep), cols=4)))
+    raw = train.image_grid(trainer.G(keep), cols=4)
+
+    fig = plt.figure(figsize=(11, 5.4))
+    grid = fig.add_gridspec(2, 5, height_ratios=[1, 1.05])
+    for i, (step, image) in enumerate(snaps):
+        ax = fig.add_subplot(grid[0, i])
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"EMA G, step {step}", fontsize=9)
+        ax.axis("off")
+    ax = fig.add_subplot(grid[0, 4])
+    ax.imshow(raw, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(f"last-iterate G, step {trainer.step}", fontsize=9)
+    ax.axis("off")
+    rec = np.array(records)
+    left, right = fig.add_subplot(grid[1, :2]), fig.add_subplot(grid[1, 2:])
+    left.plot(rec[:, 0], rec[:, 1], label="loss_D", color=REAL)
+    left.plot(rec[:, 0], rec[:, 2], label="loss_G", color=FAKE)
+    left.set_xlabel("generator step")
+    left.set_title("losses (means over 25 steps)", fontsize=10)
+    left.legend(fontsize=8)
+    right.plot(rec[:, 0], rec[:, 3], label="mean D(x)", color=REAL)
+    right.plot(rec[:, 0], rec[:, 4], label="mean D(G(z))", color=FAKE)
+    right.axhline(0.5, color="gray", lw=0.8, ls="--")
+    right.set_ylim(0, 1)
+    right.set_xlabel("generator step")
+    right.set_title("discriminator outputs (0.5 = cannot tell)", fontsize=10)
+    right.legend(fontsize=8)
+    fig.suptitle(f"python -m tinygan.train --data mnist, default recipe, first {trainer.step} steps "
+                 f"({trainer.epoch} epochs + {trainer.cursor} batches) of one run, seed 0", fontsize=11)
+    fig.tight_layout()
+    save(fig, "mnist_run")
+
+
+# ----------------------------------------------------------------------------- lesson 08
+def fig_fd_sample_size():
+    """FD of n *real* training digits against the test set: the bias of small samples."""
+    from tinygan import data, evaluate
+
+    x_train, _ = data.load_dataset("mnist", "train")
+    order = np.random.default_rng(0).permutation(len(x_train))
+    sizes = [100, 200, 500, 1000, 2000, 5000, 10000, 20000]
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for draw, color in zip(range(3), (REAL, FAKE, DISC)):
+        picks = np.roll(order, draw * 20000)
+        fds = [evaluate.evaluate_samples(x_train[picks[:n]])["fd"] for n in sizes]
+        ax.loglog(sizes, fds, "o-", color=color, ms=4, label=f"real training digits, draw {draw + 1}")
+    ax.set_xlabel("number of samples n")
+    ax.set_ylabel("FD to the MNIST test set")
+    ax.set_title("Real digits scored as if generated: the FD depends on n", fontsize=10)
+    ax.legend(fontsize=8)
+    save(fig, "fd_sample_size")
+
+
+# ----------------------------------------------------------------------------- lesson 09
+def shrink(path, limit_kb=190):
+    """Re-encode a PNG over ``limit_kb`` with a 256-colour palette (the lessons' limit is 200 KB)."""
+    from PIL import Image
+
+    if path.stat().st_size <= limit_kb * 1024:
+        return
+    Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
+
+
+def _theory_figure(name, make, produced):
+    """Run a tinygan.theory check that draws into a directory; keep its figure as <name>.png."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        result = make(tmp)
+        shutil.copy(pathlib.Path(tmp) / produced, HERE / f"{name}.png")
+    path = HERE / f"{name}.png"
+    shrink(path)
+    print(f"wrote {path.relative_to(HERE.parent.parent)} ({path.stat().st_size // 1024} KB): "
+          f"{result.status if hasattr(result, 'status') else ''}")
+
+
+def fig_optimal_discriminator():
+    """theory.check_learned_discriminator: a trained D against D* = p/(p+q)."""
+    from tinygan import theory
+
+    _theory_figure("optimal_discriminator", lambda d: theory.check_learned_discriminator(out=d),
+                   "1b_optimal_discriminator.png")
+
+
+def fig_figure1():
+    """theory.check_figure1: Goodfellow et al.'s Figure 1 with tinygan."""
+    from tinygan import theory
+
+    _theory_figure("figure1", lambda d: theory.check_figure1(out=d), "6_figure1.png")
+
+
+def fig_jsd_gaussians():
+    """C(G) + log 4 = 2·JSD, and W1, for N(0, 1) against N(μ, 1) as μ moves away."""
+    from tinygan import theory
+
+    mus = np.linspace(0, 8, 41)
+    c = np.array([theory.gaussian_c_and_jsd(0.0, 1.0, m, 1.0)[0] for m in mus])
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.plot(mus, c, color=REAL, lw=2, label="C(G) = max_D V(G, D)  (quadrature)")
+    ax.plot(mus, (c + np.log(4)) / 2, color=FAKE, lw=2, ls="--", label="JSD = (C(G) + log 4)/2")
+    ax.plot(mus, mus / 8, color=DISC, lw=1.5, ls=":", label="W1 = |μ|  (scaled by 1/8)")
+    ax.axhline(-np.log(4), color="gray", lw=0.8)
+    ax.axhline(np.log(2), color="gray", lw=0.8)
+    ax.text(5.2, -np.log(4) + 0.05, "−log 4 (p_g = p_data)", fontsize=8)
+    ax.text(0.2, np.log(2) + 0.04, "log 2 (disjoint)", fontsize=8)
+    ax.set_xlabel("μ: p_data = N(0, 1), p_g = N(μ, 1)")
+    ax.set_title("JSD saturates at log 2; W1 keeps growing", fontsize=10)
+    ax.legend(fontsize=8, loc="center right")
+    save(fig, "jsd_gaussians")
+
+
+# ----------------------------------------------------------------------------- lesson 10
+def fig_saturation_mnist():
+    """theory.check_saturation_mnist: ‖∇G‖ of both losses as D learns to reject G's fakes."""
+    from tinygan import theory
+
+    _theory_figure("saturation_mnist", lambda d: theory.check_saturation_mnist(out=d),
+                   "4b_saturation_mnist.png")
+
+
+def fig_mode_collapse():
+    """theory.run_mode_collapse: short toy GANs on ring8 and grid25, both losses, k = 1, 5."""
+    from tinygan import theory
+
+    _theory_figure("mode_collapse", lambda d: theory.run_mode_collapse(out=d)[0],
+                   "7_mode_collapse.png")
+
+
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
 
 if __name__ == "__main__":
