@@ -303,6 +303,7 @@ def fig_mnist_run(steps=2400):
                  f"({trainer.epoch} epochs + {trainer.cursor} batches) of one run, seed 0", fontsize=11)
     fig.tight_layout()
     save(fig, "mnist_run")
+    shrink(HERE / "mnist_run.png")  # the noisy digit grids compress badly
 
 
 # ----------------------------------------------------------------------------- lesson 08
