@@ -12,7 +12,7 @@ from tinygan import backend, losses, nn, optim
 
 PACKAGE = pathlib.Path(backend.__file__).parent
 # Modules that compute on arrays; each must take its array functions from the shim.
-COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py"]
+COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py", "gan.py", "models.py", "toy.py", "theory.py"]
 
 
 def test_numpy_is_the_default(monkeypatch):
