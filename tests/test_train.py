@@ -178,3 +178,35 @@ def test_evaluate_cli_scores_a_run(tmp_path, capsys):
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["n_samples"] == 300 and report["fd"] > 10 * report["fd_real_floor"]  # 2 steps: not digits yet
     assert evaluate.main(["--run", str(tmp_path / "missing")]) == 2
+
+
+def test_nan_weights_never_reach_a_checkpoint(tmp_path):
+    """A blown-up last update of an epoch must not be saved as the "good" checkpoint."""
+    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    out = tmp_path / "run"
+    train.run(trainer, out, max_steps=9, progress=train.Progress(open(os.devnull, "w")))
+    good = (out / "checkpoint.npz").read_bytes()
+    original_step = trainer.train_step
+
+    def poisoned_step():
+        stats = original_step()  # its losses were computed before the update: finite
+        if trainer.step == 18:  # the last step of the second epoch
+            trainer.G.flat_params[:] = np.nan
+        return stats
+
+    trainer.train_step = poisoned_step
+    with pytest.raises(train.TrainingError, match="no longer finite"):
+        train.run(trainer, out, max_steps=100, progress=train.Progress(open(os.devnull, "w")))
+    assert (out / "checkpoint.npz").read_bytes() == good
+
+
+def test_train_step_refuses_to_run_past_the_epoch():
+    config = train.Config(data="mnist", arch="seed", batch_size=100, subset=200, ema=0.0)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    trainer.train_step()
+    trainer.train_step()
+    with pytest.raises(RuntimeError, match="start_next_epoch"):
+        trainer.train_step()
+    trainer.start_next_epoch()
+    trainer.train_step()

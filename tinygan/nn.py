@@ -137,14 +137,22 @@ class LeakyReLU(Layer):
             raise ValueError(f"LeakyReLU needs alpha >= 0, got {alpha}")
         self.alpha = alpha
 
+    # The hot-path activations write into one new array with ``out=`` instead of building
+    # temporaries: a large temporary costs a fresh allocation (and its page faults) on
+    # every call, which for a (256, 1024) batch is slower than the arithmetic itself.
+
     def forward(self, x, train=True):
-        # max(x, αx) equals the definition for 0 <= α <= 1 and is a single pass.
-        if self.alpha <= 1:
-            return xp.maximum(x, self.alpha * x), x
-        return xp.where(x > 0, x, self.alpha * x), x
+        y = x * self.alpha
+        if self.alpha <= 1:  # then max(x, αx) is the definition
+            xp.maximum(y, x, out=y)
+        else:
+            xp.copyto(y, x, where=x > 0)
+        return y, x
 
     def backward(self, dout, cache, param_grads=True):
-        return xp.where(cache > 0, dout, self.alpha * dout)
+        dx = dout * self.alpha
+        xp.copyto(dx, dout, where=cache > 0)
+        return dx
 
     def __repr__(self):
         return f"LeakyReLU({self.alpha})"
@@ -159,7 +167,10 @@ class Tanh(Layer):
 
     def backward(self, dout, cache, param_grads=True):
         y = cache
-        return dout * (1 - y * y)
+        dx = y * y
+        xp.subtract(1, dx, out=dx)  # 1 − y²
+        dx *= dout
+        return dx
 
 
 def sigmoid(x):
@@ -181,7 +192,10 @@ class Sigmoid(Layer):
 
     def backward(self, dout, cache, param_grads=True):
         y = cache
-        return dout * y * (1 - y)
+        dx = xp.subtract(1, y)  # 1 − y
+        dx *= y
+        dx *= dout
+        return dx
 
 
 class BatchNorm1d(Layer):
@@ -242,7 +256,8 @@ class BatchNorm1d(Layer):
             centered = x - self.state["running_mean"]
             var = self.state["running_var"]
         inv_std = 1 / xp.sqrt(var + self.eps)
-        x_hat = centered * inv_std
+        x_hat = centered
+        x_hat *= inv_std  # in place: ``centered`` is not needed again
         y = x_hat * self.params["gamma"]
         y += self.params["beta"]
         return y, (x_hat, inv_std, train)

@@ -936,8 +936,8 @@ def run_mode_collapse(seed: int = 0, steps: int = 2000, n_eval: int = 2500, out:
     if out:
         plt = _pyplot()
         cols = len(configs)
-        fig, axes = plt.subplots(len(datasets), cols, figsize=(3.2 * cols, 3.2 * len(datasets)))
-        axes = [[a] for a in axes] if cols == 1 else axes
+        # squeeze=False: always a 2-D grid of axes, also for one data set or one config
+        fig, axes = plt.subplots(len(datasets), cols, figsize=(3.2 * cols, 3.2 * len(datasets)), squeeze=False)
         for i, (name, title, x, covered, k_modes, hq) in enumerate(panels):
             ax = axes[i // cols][i % cols]
             centres = to_numpy(toy.modes(name)[0])
