@@ -183,3 +183,15 @@ def test_init_scales(init, expected_std):
     assert W.dtype == np.float32
     assert abs(W.std() / expected_std - 1) < 0.02
     assert abs(W.mean()) < 0.05 * expected_std
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.1, 0.2, 0.3, 1 / 3, 0.7, 1.0])
+def test_leaky_relu_slope_is_exact(dtype, alpha):
+    """The backward pass builds the slope by arithmetic; it must still be exactly 1 and α."""
+    x = np.array([[-2.0, -1e-30, 1e-30, 3.0]], dtype=dtype)
+    dout = np.array([[1.5, -2.5, 3.25, -7.0]], dtype=dtype)
+    layer = nn.LeakyReLU(alpha)
+    dx = layer.backward(dout, layer.forward(x)[1])
+    np.testing.assert_array_equal(dx[0, 2:], dout[0, 2:])
+    np.testing.assert_array_equal(dx[0, :2], dout[0, :2] * dtype(alpha))
