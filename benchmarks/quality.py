@@ -38,7 +38,7 @@ def run_tinygan(seconds, seed, out):
     return report
 
 
-def run_pytorch_gan(seconds, seed, n_samples=10_000):
+def run_pytorch_gan(seconds, seed, n_samples=10_000, out=None):
     import numpy as np
     import torch
     from torch import nn
@@ -92,6 +92,11 @@ def run_pytorch_gan(seconds, seed, n_samples=10_000):
             G.train(mode == "train")
             samples = torch.cat([G(z[i:i + 1000]) for i in range(0, n_samples, 1000)]).numpy()
             reports[mode] = evaluate.evaluate_samples(samples)
+            if out:
+                from tinygan.train import save_samples_figure
+
+                save_samples_figure(samples[:64], os.path.join(out, f"pytorch_gan_{mode}.png"),
+                                    f"PyTorch-GAN gan.py, {steps} steps, {mode}-mode samples")
     best = min(reports, key=lambda m: reports[m]["fd"])
     return {**reports[best], "mode": best, "steps": steps, "other_mode_fd": reports["eval" if best == "train" else "train"]["fd"]}
 
@@ -101,21 +106,32 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--skip-torch", action="store_true")
+    p.add_argument("--skip-tinygan", action="store_true")
+    p.add_argument("--out", default=None, help="a directory for both models' sample grids (PNG)")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        ours = run_tinygan(args.seconds, args.seed, os.path.join(tmp, "run"))
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
     line = lambda name, r: (f"{name}: fd={r['fd']:.3f} is={r['inception_score']:.2f} "  # noqa: E731
                             f"classes={r['classes_covered']} kl={r['kl_to_uniform']:.3f} steps={r.get('step', r.get('steps'))}")
-    print(line("tinygan default", ours), flush=True)
+    ours = None
+    if not args.skip_tinygan:
+        with tempfile.TemporaryDirectory() as tmp:
+            ours = run_tinygan(args.seconds, args.seed, os.path.join(tmp, "run"))
+            if args.out:
+                import shutil
+
+                shutil.copy(os.path.join(tmp, "run", "samples.png"), os.path.join(args.out, "tinygan.png"))
+        print(line("tinygan default", ours), flush=True)
     try:
         import torch  # noqa: F401
     except ImportError:
         args.skip_torch = True
         print("pytorch-gan: skipped (torch is not installed)")
     if not args.skip_torch:
-        theirs = run_pytorch_gan(args.seconds, args.seed)
+        theirs = run_pytorch_gan(args.seconds, args.seed, out=args.out)
         print(line(f"pytorch-gan ({theirs['mode']}-mode samples; other mode fd={theirs['other_mode_fd']:.3f})", theirs))
-        print(f"seconds={args.seconds:g} floor={ours['fd_real_floor']:.3f} fd_ratio={ours['fd'] / theirs['fd']:.3f}")
+        if ours is not None:
+            print(f"seconds={args.seconds:g} floor={ours['fd_real_floor']:.3f} fd_ratio={ours['fd'] / theirs['fd']:.3f}")
     return 0
 
 

@@ -89,8 +89,11 @@ def test_batchnorm(x, seed, train, momentum):
     layer.state["running_var"][...] = rng.uniform(d, 0.5, 2.0, dtype="float64")
     # Train mode: the output depends on the batch's own variance; a column whose spread is
     # tiny next to eps makes x̂ steep, so keep columns with a real spread (the
-    # zero-variance case has its own test).
-    assume(not train or x.std(axis=0).min() > 1e-2)
+    # zero-variance case has its own test).  And a batch of 2 normalises to
+    # x̂ = ±sqrt(σ²/(σ² + eps)) ≈ ±1 whatever x is: the slope, about eps/σ², is below the
+    # rounding floor of finite differences (the error then grows as h shrinks, as it
+    # does for rounding and not for a wrong formula), so train mode checks batches of 3+.
+    assume(not train or (x.shape[0] >= 3 and x.std(axis=0).min() > 1e-2))
     errors = layer_errors(layer, x, train=train)
     assert max(errors.values()) < TOL, errors
 
