@@ -88,8 +88,10 @@ def ema_update(target, source, decay: float):
     Used for an exponential moving average of the generator's weights, which gives
     smoother samples than the last iterate (Yazıcı et al. 2019).
     """
+    # decay·target + (1 − decay)·source = decay·(target − source) + source: no temporary
+    target -= source
     target *= decay
-    target += (1 - decay) * source
+    target += source
     return target
 
 
