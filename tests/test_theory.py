@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tinygan import losses, theory, toy
+from tinygan import theory, toy
 from tinygan.backend import Random
 
 LOG2, LOG4 = math.log(2), math.log(4)

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .train import ArgumentParser, Config, Trainer, positive, save_samples_figure
+from .train import ArgumentParser, Config, positive, save_samples_figure
 
 
 def load_generator(run_dir):

@@ -1009,7 +1009,7 @@ def run_all(out: str = "runs/theory", fast: bool = False, mnist: bool = True, lo
     jobs += [check_global_optimum_discrete, check_global_optimum_gaussians, check_jsd_facts,
              check_saturation_logits]
     if not fast and mnist:
-        jobs.append(lambda: _mnist_or_missing(out))
+        jobs.append(lambda: check_saturation_mnist(out=out))
     jobs.append(check_fixed_point)
     if not fast:
         jobs.append(lambda: check_figure1(out=out))
@@ -1028,16 +1028,6 @@ def run_all(out: str = "runs/theory", fast: bool = False, mnist: bool = True, lo
             log(f"  [{item.status:>8}] {item.key:>3} {item.statement}  ({item.seconds:.1f} s)", file=sys.stderr)
         results.extend(batch)
     return results
-
-
-def _mnist_or_missing(out):
-    """4b if ``tinygan.data`` and ``tinygan.models`` exist; else a FAIL row saying so."""
-    try:
-        from . import data, models  # noqa: F401
-    except ImportError as err:
-        return Result("4b", "MNIST, start of training: minimax gradient ≪ non-saturating",
-                      f"not run: {err}", float("inf"), 0.1, False, "tinygan.data / tinygan.models missing")
-    return check_saturation_mnist(out=out)
 
 
 def format_table(results) -> str:
