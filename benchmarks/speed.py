@@ -12,7 +12,8 @@ then one generator update through the discriminator, both with Adam(2e-4, (0.5, 
 and the non-saturating loss.  PyTorch runs the textbook eager loop of its examples
 (the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
 is not installed.  Timings are medians of ``--repeats`` blocks of ``--steps`` steps,
-after a warm-up.
+after a warm-up; the two libraries' blocks alternate, so that a slow spell of a shared
+machine falls on both and the ratio stays comparable from run to run.
 """
 
 from __future__ import annotations
@@ -98,16 +99,25 @@ def torch_stepper(arch, batch, seed=0):
     return step
 
 
-def steps_per_second(step, steps, repeats, warmup=10):
-    for _ in range(warmup):
+def block_rate(step, steps):
+    """Steps per second over one block of ``steps`` calls."""
+    start = time.perf_counter()
+    for _ in range(steps):
         step()
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
+    return steps / (time.perf_counter() - start)
+
+
+def steps_per_second(steppers, steps, repeats, warmup=10):
+    """Median steps/s of each stepper, timing their blocks in turn: A B A B ..."""
+    for step in steppers:
+        for _ in range(warmup):
             step()
-        rates.append(steps / (time.perf_counter() - start))
-    return statistics.median(rates)
+    rates = [[] for _ in steppers]
+    for _ in range(repeats):
+        for step, rate in zip(steppers, rates):
+            time.sleep(0.2)  # let the other library's idle worker threads stop spinning
+            rate.append(block_rate(step, steps))
+    return [statistics.median(r) for r in rates]
 
 
 def main(argv=None):
@@ -133,11 +143,12 @@ def main(argv=None):
     print(f"# {os.cpu_count()} CPUs, threads={args.threads or 'default'}, torch={torch.__version__ if torch else '-'}")
     for arch in args.arch:
         for batch in args.batch_size:
-            ours = steps_per_second(tinygan_stepper(arch, batch), args.steps, args.repeats)
             if torch is None:
+                (ours,) = steps_per_second([tinygan_stepper(arch, batch)], args.steps, args.repeats)
                 print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch=- ratio=-", flush=True)
                 continue
-            theirs = steps_per_second(torch_stepper(arch, batch), args.steps, args.repeats)
+            ours, theirs = steps_per_second([tinygan_stepper(arch, batch), torch_stepper(arch, batch)],
+                                            args.steps, args.repeats)
             print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch={theirs:.1f} ratio={ours / theirs:.2f}",
                   flush=True)
     return 0

@@ -130,8 +130,8 @@ class NaiveDense(nn.Dense):
         self.last_x = x
         return super().forward(x, train)
 
-    def backward(self, dout, cache, param_grads=True):
-        return super().backward(dout, self.last_x, param_grads)
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
+        return super().backward(dout, self.last_x, param_grads, accumulate)
 
 
 def test_the_accumulation_check_catches_layers_that_keep_activations():
@@ -170,3 +170,59 @@ def test_skipping_the_input_gradient_changes_nothing_else():
     D.zero_grad()
     assert D.backward(dy, caches, input_grad=False) is None
     np.testing.assert_array_equal(D.flat_grads, full)
+
+
+class RecordingOptimizer:
+    """Stands in for Adam: keeps the parameters still so the gradient can be checked."""
+
+    def __init__(self, net):
+        self.net, self.seen = net, None
+
+    def step(self):
+        self.seen = self.net.flat_grads.copy()
+
+
+@given(seed=seeds, n=st.integers(2, 6), batchnorm=st.booleans(), dropout=st.sampled_from([0.0, 0.3]))
+def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, batchnorm, dropout):
+    """The real ``gan.discriminator_step``: its first backward *writes* D's gradient
+    (``accumulate=False``), so garbage left in ``flat_grads`` must not leak into the step."""
+    from tinygan import gan
+
+    rng = Random(seed)
+    G, D = make_generator(rng), make_discriminator(rng, batchnorm=batchnorm, dropout=dropout)
+    x_real, z = rng.normal((n, 6), dtype="float64") + 1.0, rng.normal((n, 3), dtype="float64")
+    D.flat_grads[...] = 1e3  # stale: what a previous step left behind
+    d_rng, g_params = D.get_rng_states(), G.flat_params.copy()
+    opt = RecordingOptimizer(D)
+    gan.discriminator_step(G, D, opt, x_real, z)
+    np.testing.assert_array_equal(G.flat_params, g_params)
+    fake = G.forward(z)[0]
+
+    def loss():
+        D.set_rng_states(d_rng)
+        return summed_d_loss(D, x_real, fake)
+
+    D.set_rng_states(d_rng)
+    caches = D.forward(x_real)[1] + D.forward(fake)[1]
+    assume(kink_distance(D, caches[:len(D.layers)]) > KINK and kink_distance(D, caches[len(D.layers):]) > KINK)
+    assert rel_error(opt.seen, numerical_gradient(loss, D.flat_params)) < TOL
+
+
+@given(seed=seeds, n=st.integers(2, 6), kind=st.sampled_from(losses.LOSSES))
+def test_gan_generator_step_gradient_overwrites_stale_gradients(seed, n, kind):
+    """The real ``gan.generator_step``, with garbage in ``G.flat_grads`` beforehand."""
+    from tinygan import gan
+
+    rng = Random(seed)
+    G, D = make_generator(rng), make_discriminator(rng)
+    z = rng.normal((n, 3), dtype="float64")
+    G.flat_grads[...] = -7.0
+    fake, g_caches = G.forward(z)
+    opt = RecordingOptimizer(G)
+    gan.generator_step(G, D, opt, fake, g_caches, loss=kind)
+    assume(min(kink_distance(G, g_caches), kink_distance(D, D.forward(fake)[1])) > KINK)
+
+    def loss():
+        return losses.generator_loss(D.forward(G.forward(z)[0])[0], kind)[0]
+
+    assert rel_error(opt.seen, numerical_gradient(loss, G.flat_params)) < TOL

@@ -198,3 +198,22 @@ def test_leaky_relu_slope_is_exact(dtype, alpha):
     dx = layer.backward(dout, layer.forward(x)[1])
     np.testing.assert_array_equal(dx[0, 2:], dout[0, 2:])
     np.testing.assert_array_equal(dx[0, :2], dout[0, :2] * dtype(alpha))
+
+
+@pytest.mark.parametrize("make", [lambda r: nn.Dense(5, 4, rng=r, dtype="float64"),
+                                  lambda r: nn.BatchNorm1d(5, dtype="float64")])
+def test_accumulate_false_writes_what_zero_grad_then_backward_adds(make):
+    rng = Random(4)
+    layer = make(rng)
+    x = rng.normal((6, 5), dtype="float64")
+    y, cache = layer.forward(x)
+    dy = rng.normal(y.shape, dtype="float64")
+    layer.zero_grad()
+    dx_added = layer.backward(dy, cache)
+    added = {k: g.copy() for k, g in layer.grads.items()}
+    for g in layer.grads.values():
+        g[...] = 99.0  # stale values must be replaced, not added to
+    dx_written = layer.backward(dy, cache, accumulate=False)
+    for name in added:
+        np.testing.assert_allclose(layer.grads[name], added[name], rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(dx_written, dx_added)

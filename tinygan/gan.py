@@ -9,7 +9,8 @@ loss by default.  Any data works, MNIST or the toy sets in ``tinygan.toy``::
     G ← G − ∇_G L_G(D(G(z)))                    # generator_step, D frozen
 
 The discriminator sees the real batch and the fake batch in two forward calls and is
-differentiated for each with its own cache; the gradients add up in ``D.flat_grads``.
+differentiated for each with its own cache: the first backward writes ``D.flat_grads``
+(``accumulate=False``, so no ``zero_grad()`` pass is needed), the second adds to it.
 The generator step reuses the fake batch (and G's caches) of the last discriminator step,
 as the PyTorch examples do, so G runs forward once per iteration.
 """
@@ -43,9 +44,9 @@ def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0):
     real_logits, real_caches = D.forward(x_real, train=True)
     fake_logits, fake_caches = D.forward(fake, train=True)
     loss_d, dreal, dfake = losses.discriminator_loss(real_logits, fake_logits, real_target)
-    D.zero_grad()
-    D.backward(dreal, real_caches, input_grad=False)  # nothing upstream of data to differentiate
-    D.backward(dfake, fake_caches, input_grad=False)  # G is not updated in this step
+    # input_grad=False: nothing upstream of data is differentiated, and G is not updated here
+    D.backward(dreal, real_caches, input_grad=False, accumulate=False)  # writes flat_grads
+    D.backward(dfake, fake_caches, input_grad=False)  # adds to them
     opt_d.step()
     return loss_d, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean(), fake, g_caches
 
@@ -62,8 +63,7 @@ def generator_step(G, D, opt_g, fake, g_caches, loss: str = "nonsaturating"):
     logits, d_caches = D.forward(fake, train=True)
     loss_g, dlogits = losses.generator_loss(logits, loss)
     dfake = D.backward(dlogits, d_caches, param_grads=False)
-    G.zero_grad()
-    G.backward(dfake, g_caches, input_grad=False)  # z is noise: no gradient needed
+    G.backward(dfake, g_caches, input_grad=False, accumulate=False)  # z is noise: no dz
     opt_g.step()
     return loss_g
 

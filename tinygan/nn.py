@@ -10,6 +10,9 @@ batch is kept on the layer.  That is what lets a GAN run the discriminator on a 
 batch and on a fake batch, then call backward on each, in any order: each call brings
 its own cache.  ``backward`` returns the gradient with respect to the input and **adds**
 the parameter gradients into ``layer.grads`` (so two backward calls accumulate the sum).
+With ``accumulate=False`` it *writes* them instead, replacing whatever was there: the
+first backward of a step can then skip both ``zero_grad()`` and the temporary that
+``grads += ...`` needs.
 
 Notation used in the docstrings: ``x`` is the layer input ``(batch, in)``, ``y`` the
 output, ``dy = ∂L/∂y`` the upstream gradient ``dout`` and ``dx = ∂L/∂x``.
@@ -41,7 +44,7 @@ class Layer:
     def forward(self, x, train: bool = True):
         raise NotImplementedError
 
-    def backward(self, dout, cache, param_grads: bool = True):
+    def backward(self, dout, cache, param_grads: bool = True, accumulate: bool = True):
         raise NotImplementedError
 
     def zero_grad(self):
@@ -99,16 +102,21 @@ class Dense(Layer):
         y += self.params["b"]
         return y, x
 
-    def backward(self, dout, cache, param_grads=True, input_grad=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True, input_grad=True):
         """dout: (batch, out) -> dx: (batch, in), or None when ``input_grad=False``.
 
         Skipping ``dx`` saves a third of the work when the input is data, which
         nothing differentiates (the first layer of D on a real or detached fake batch).
         """
         x = cache
-        if param_grads:
+        if param_grads and accumulate:
             self.grads["W"] += x.T @ dout
             self.grads["b"] += dout.sum(axis=0)
+        elif param_grads:
+            # The product goes straight into the gradient buffer: for a 1024x784 layer
+            # at batch 64 that is 40% faster than making x.T @ dout and adding it.
+            xp.matmul(x.T, dout, out=self.grads["W"])
+            xp.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if input_grad else None
 
     def __repr__(self):
@@ -124,7 +132,7 @@ class ReLU(Layer):
     def forward(self, x, train=True):
         return xp.maximum(x, 0), x
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         dx = (cache > 0).astype(dout.dtype)  # the 0/1 slope, as floats: see LeakyReLU
         dx *= dout
         return dx
@@ -151,7 +159,7 @@ class LeakyReLU(Layer):
             xp.copyto(y, x, where=x > 0)
         return y, x
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         # slope = 1 where x > 0, alpha elsewhere, built by arithmetic on the 0/1 mask:
         # a masked copy (np.where) branches on every element and is about 10x slower
         # on the random signs of a hidden layer.  (1 − α) + α rounds to exactly 1.
@@ -172,7 +180,7 @@ class Tanh(Layer):
         y = xp.tanh(x)
         return y, y
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         y = cache
         dx = y * y
         xp.subtract(1, dx, out=dx)  # 1 − y²
@@ -197,7 +205,7 @@ class Sigmoid(Layer):
         y = sigmoid(x)
         return y, y
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         y = cache
         dx = xp.subtract(1, y)  # 1 − y
         dx *= y
@@ -269,12 +277,15 @@ class BatchNorm1d(Layer):
         y += self.params["beta"]
         return y, (x_hat, inv_std, train)
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         """dout: (batch, features) -> dx: (batch, features)."""
         x_hat, inv_std, train = cache
-        if param_grads:
+        if param_grads and accumulate:
             self.grads["gamma"] += (dout * x_hat).sum(axis=0)
             self.grads["beta"] += dout.sum(axis=0)
+        elif param_grads:
+            xp.sum(dout * x_hat, axis=0, out=self.grads["gamma"])
+            xp.sum(dout, axis=0, out=self.grads["beta"])
         g = dout * self.params["gamma"]
         if not train:
             return g * inv_std
@@ -310,7 +321,7 @@ class Dropout(Layer):
         scale *= 1 / (1 - self.p)
         return x * scale, scale
 
-    def backward(self, dout, cache, param_grads=True):
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
         return dout if cache is None else dout * cache
 
     def __repr__(self):
@@ -360,20 +371,23 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches, param_grads: bool = True, input_grad: bool = True):
+    def backward(self, dout, caches, param_grads: bool = True, input_grad: bool = True,
+                 accumulate: bool = True):
         """dout: (batch, out) -> dx: (batch, in).
 
         Adds into ``flat_grads`` unless ``param_grads=False`` (a frozen network: only the
-        input gradient is computed).  ``input_grad=False`` returns None and lets a first
-        Dense layer skip computing ``dx``; an activation's backward *is* its input
-        gradient, so only Dense has work to skip.
+        input gradient is computed); ``accumulate=False`` overwrites ``flat_grads``
+        instead, so no ``zero_grad()`` is needed first.  ``input_grad=False`` returns
+        None and lets a first Dense layer skip computing ``dx``; an activation's backward
+        *is* its input gradient, so only Dense has work to skip.
         """
         first = self.layers[0]
         for layer, cache in zip(reversed(self.layers[1:]), reversed(caches[1:])):
-            dout = layer.backward(dout, cache, param_grads=param_grads)
+            dout = layer.backward(dout, cache, param_grads=param_grads, accumulate=accumulate)
         if not input_grad and isinstance(first, Dense):
-            return first.backward(dout, caches[0], param_grads=param_grads, input_grad=False)
-        dx = first.backward(dout, caches[0], param_grads=param_grads)
+            return first.backward(dout, caches[0], param_grads=param_grads, accumulate=accumulate,
+                                  input_grad=False)
+        dx = first.backward(dout, caches[0], param_grads=param_grads, accumulate=accumulate)
         return dx if input_grad else None
 
     def __call__(self, x, train: bool = False):
