@@ -108,7 +108,7 @@ def test_whole_training_step_takes_every_array_from_the_shim():
     opt_g.step()
 
     arrays = [G.flat_params, G.flat_grads, G.flat_state, D.flat_params, D.flat_grads, fake_x, logits,
-              opt_g.m, opt_g.v, opt_d.m, opt_d.v, x_real, z]
+              opt_g.m_sum, opt_g.v_sum, opt_d.m_sum, opt_d.v_sum, x_real, z]
     assert all(isinstance(a, FakeCupyArray) for a in arrays), [type(a) for a in arrays]
     for net in (G, D):
         for layer in net.layers:

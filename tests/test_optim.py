@@ -109,13 +109,13 @@ def test_optimizer_argument_errors():
         optim.Adam(p, p.copy(), betas=(1.0, 0.999))
     opt = optim.Adam(p, p.copy())
     with pytest.raises(ValueError, match="shape"):
-        opt.load_state_dict({"m": np.zeros(5), "v": np.zeros(3), "t": 1})
+        opt.load_state_dict({"m_sum": np.zeros(5), "v_sum": np.zeros(3), "t": 1})
 
 
 def test_step_makes_no_new_buffers():
     p, g = np.ones(10, np.float32), np.ones(10, np.float32)
     opt = optim.Adam(p, g, lr=0.1)
-    ids = (id(opt.m), id(opt.v), id(opt.params))
+    ids = (id(opt.m_sum), id(opt.v_sum), id(opt.params))
     opt.step()
-    assert (id(opt.m), id(opt.v), id(opt.params)) == ids and opt.params is p
+    assert (id(opt.m_sum), id(opt.v_sum), id(opt.params)) == ids and opt.params is p
     assert np.all(p < 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: Adam state stored as weighted sums (m_sum, v_sum)
 
 
 class CheckpointError(ValueError):

@@ -234,9 +234,11 @@ class BatchNorm1d(Layer):
 
         ∂L/∂gamma = Σ dy · x̂,  ∂L/∂beta = Σ dy
         ∂L/∂x = (s / N) · (N·g − Σ g − x̂ · Σ(g · x̂))
+              = gamma·s · (dy − Σ dy / N − x̂ · Σ(dy · x̂) / N)
 
-    The two sums come from μ and σ² depending on every row of the batch.  In eval mode
-    the statistics are constants, so ``∂L/∂x = g · s``.
+    The two sums come from μ and σ² depending on every row of the batch; the second line
+    (``g = gamma·dy`` with gamma constant over the batch) reuses ``∂L/∂beta`` and
+    ``∂L/∂gamma``.  In eval mode the statistics are constants, so ``∂L/∂x = g · s``.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype="float32"):
@@ -280,18 +282,25 @@ class BatchNorm1d(Layer):
     def backward(self, dout, cache, param_grads=True, accumulate=True):
         """dout: (batch, features) -> dx: (batch, features)."""
         x_hat, inv_std, train = cache
+        # The two batch sums of the formula are this batch's own beta and gamma gradients:
+        # Σ g = gamma · Σ dy and Σ g·x̂ = gamma · Σ dy·x̂, so each is computed once.
+        sum_dy = dout.sum(axis=0)  # ∂L/∂beta
+        sum_dy_xhat = (dout * x_hat).sum(axis=0)  # ∂L/∂gamma
         if param_grads and accumulate:
-            self.grads["gamma"] += (dout * x_hat).sum(axis=0)
-            self.grads["beta"] += dout.sum(axis=0)
+            self.grads["gamma"] += sum_dy_xhat
+            self.grads["beta"] += sum_dy
         elif param_grads:
-            xp.sum(dout * x_hat, axis=0, out=self.grads["gamma"])
-            xp.sum(dout, axis=0, out=self.grads["beta"])
-        g = dout * self.params["gamma"]
+            self.grads["gamma"][...] = sum_dy_xhat
+            self.grads["beta"][...] = sum_dy
+        scale = self.params["gamma"] * inv_std  # gamma · s, per feature
         if not train:
-            return g * inv_std
-        dx = g - g.mean(axis=0)
-        dx -= x_hat * (g * x_hat).mean(axis=0)
-        dx *= inv_std
+            return dout * scale
+        # ∂L/∂x = gamma·s · (dy − Σdy/N − x̂ · Σ(dy·x̂)/N): four passes over the batch
+        n = dout.shape[0]
+        dx = x_hat * (sum_dy_xhat / -n)
+        dx += dout
+        dx -= sum_dy / n
+        dx *= scale
         return dx
 
     def __repr__(self):

@@ -188,7 +188,8 @@ class Trainer:
         if self.G_ema is not None:
             arrays["G_ema_params"] = self.G_ema.flat_params
         for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            arrays[f"{name}_m"], arrays[f"{name}_v"] = opt.m, opt.v
+            for key in opt.state_names:
+                arrays[f"{name}_{key}"] = getattr(opt, key)
         return {k: to_numpy(v) for k, v in arrays.items()}
 
     def state_meta(self) -> dict:
@@ -211,9 +212,10 @@ class Trainer:
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
         """Put a checkpoint's state into this trainer (built from the same config)."""
         targets = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
-                   "D_params": self.D.flat_params, "D_state": self.D.flat_state,
-                   "opt_g_m": self.opt_g.m, "opt_g_v": self.opt_g.v,
-                   "opt_d_m": self.opt_d.m, "opt_d_v": self.opt_d.v}
+                   "D_params": self.D.flat_params, "D_state": self.D.flat_state}
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            for key in opt.state_names:
+                targets[f"{name}_{key}"] = getattr(opt, key)
         if self.G_ema is not None:
             targets["G_ema_params"] = self.G_ema.flat_params
         for name, dst in targets.items():
