@@ -11,18 +11,25 @@ A step is one full GAN iteration: one discriminator update on a real and a fake 
 then one generator update through the discriminator, both with Adam(2e-4, (0.5, 0.999))
 and the non-saturating loss.  PyTorch runs the textbook eager loop of its examples
 (the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
-is not installed.  Timings are medians of ``--repeats`` blocks of ``--steps`` steps,
-after a warm-up; the two libraries' blocks alternate, so that a slow spell of a shared
-machine falls on both and the ratio stays comparable from run to run.
+is not installed.  Each library runs in its own worker process (so neither's idle
+BLAS/OpenMP threads sit in the other's process).  Timings are medians of ``--repeats``
+blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternate, so
+that a slow spell of a shared machine falls on both and the ratio stays comparable
+from run to run.  On a busy or virtual machine, single blocks still vary by 10-20%:
+use more ``--repeats`` before trusting a difference of a few percent.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import multiprocessing
 import os
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # tinygan from this checkout
 
 
 def tinygan_stepper(arch, batch, seed=0):
@@ -75,7 +82,7 @@ def torch_stepper(arch, batch, seed=0):
         G = nn.Sequential(nn.Linear(100, 256), leaky(), nn.Linear(256, 256), leaky(), nn.Linear(256, 784), nn.Tanh())
         D = nn.Sequential(nn.Linear(784, 256), leaky(), nn.Linear(256, 256), leaky(), nn.Linear(256, 1))
     else:
-        raise SystemExit(f"no PyTorch twin for arch {arch!r}")
+        raise SystemExit(f"no PyTorch twin for arch {arch!r} (choose seed, pytorch-gan or default)")
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
@@ -107,53 +114,94 @@ def block_rate(step, steps):
     return steps / (time.perf_counter() - start)
 
 
-def steps_per_second(steppers, steps, repeats, warmup=10):
-    """Median steps/s of each stepper, timing their blocks in turn: A B A B ..."""
-    for step in steppers:
-        for _ in range(warmup):
-            step()
-    rates = [[] for _ in steppers]
-    for _ in range(repeats):
-        for step, rate in zip(steppers, rates):
-            time.sleep(0.2)  # let the other library's idle worker threads stop spinning
-            rate.append(block_rate(step, steps))
-    return [statistics.median(r) for r in rates]
+def _worker(make_stepper, arch, batch, threads, conn):
+    """A child process that owns one library: warms up, then times blocks on request.
+
+    Each library runs in its own process so that neither one's idle worker threads
+    (OpenBLAS's, OpenMP's) share a process with the other's work.
+    """
+    if threads:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(threads)
+    if threads and make_stepper is torch_stepper:
+        import torch
+
+        torch.set_num_threads(threads)
+    step = make_stepper(arch, batch)
+    for _ in range(10):
+        step()
+    conn.send("ready")
+    while (steps := conn.recv()) is not None:
+        conn.send(block_rate(step, steps))
+
+
+def steps_per_second(makers, arch, batch, steps, repeats, threads=None):
+    """Median steps/s of each library, timing their blocks in turn: A B A B ...
+
+    Alternating blocks put a slow spell of a shared machine on both libraries, so the
+    ratio of the medians is steadier than either figure alone.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    workers = []
+    for make in makers:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker, args=(make, arch, batch, threads, child))
+        proc.start()
+        child.close()  # only the worker holds this end now: its exit shows as EOFError
+        workers.append((proc, parent))
+    try:
+        for (proc, conn), make in zip(workers, makers):
+            try:
+                conn.recv()
+            except EOFError:
+                raise SystemExit(f"{make.__name__} failed for arch={arch} batch={batch} (see above)") from None
+        rates = [[] for _ in workers]
+        for _ in range(repeats):
+            for (_, conn), rate in zip(workers, rates):
+                time.sleep(0.2)  # the other library's idle threads stop spinning meanwhile
+                conn.send(steps)
+                rate.append(conn.recv())
+        return [statistics.median(r) for r in rates]
+    finally:
+        for proc, conn in workers:
+            if proc.is_alive():
+                try:
+                    conn.send(None)
+                except OSError:
+                    pass
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"])
+    p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"], choices=["seed", "pytorch-gan", "default"],
+                   help="presets with a PyTorch twin")
     p.add_argument("--batch-size", nargs="+", type=int, default=[64, 256])
     p.add_argument("--steps", type=int, default=100, help="steps per timed block")
     p.add_argument("--repeats", type=int, default=5, help="timed blocks; the median is reported")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both libraries (default: what each picks on this machine)")
     args = p.parse_args(argv)
-    if args.threads:
-        # Must be set before NumPy loads OpenBLAS.
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = str(args.threads)
-    try:
-        import torch
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
-    except ImportError:
-        torch = None
-    print(f"# {os.cpu_count()} CPUs, threads={args.threads or 'default'}, torch={torch.__version__ if torch else '-'}")
+    try:  # the parent only asks whether PyTorch is there; the workers import it
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = None
+    print(f"# {os.cpu_count()} CPUs, threads={args.threads or 'default'}, torch={torch_version or '-'}; "
+          f"median of {args.repeats} alternating blocks of {args.steps} steps, each library in its own process")
     for arch in args.arch:
         for batch in args.batch_size:
-            if torch is None:
-                (ours,) = steps_per_second([tinygan_stepper(arch, batch)], args.steps, args.repeats)
+            if torch_version is None:
+                (ours,) = steps_per_second([tinygan_stepper], arch, batch, args.steps, args.repeats, args.threads)
                 print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch=- ratio=-", flush=True)
                 continue
-            ours, theirs = steps_per_second([tinygan_stepper(arch, batch), torch_stepper(arch, batch)],
-                                            args.steps, args.repeats)
+            ours, theirs = steps_per_second([tinygan_stepper, torch_stepper], arch, batch, args.steps,
+                                            args.repeats, args.threads)
             print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch={theirs:.1f} ratio={ours / theirs:.2f}",
                   flush=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     sys.exit(main())
