@@ -236,9 +236,10 @@ class BatchNorm1d(Layer):
         ∂L/∂x = (s / N) · (N·g − Σ g − x̂ · Σ(g · x̂))
               = gamma·s · (dy − Σ dy / N − x̂ · Σ(dy · x̂) / N)
 
-    The two sums come from μ and σ² depending on every row of the batch; the second line
-    (``g = gamma·dy`` with gamma constant over the batch) reuses ``∂L/∂beta`` and
-    ``∂L/∂gamma``.  In eval mode the statistics are constants, so ``∂L/∂x = g · s``.
+    The two sums come from μ and σ² depending on every row of the batch.  The second line
+    follows because gamma is the same for every row (Σ g = gamma·Σ dy), so it reuses the
+    sums of ``∂L/∂beta`` and ``∂L/∂gamma``.  In eval mode the statistics are constants,
+    so ``∂L/∂x = g · s``.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype="float32"):
@@ -282,6 +283,9 @@ class BatchNorm1d(Layer):
     def backward(self, dout, cache, param_grads=True, accumulate=True):
         """dout: (batch, features) -> dx: (batch, features)."""
         x_hat, inv_std, train = cache
+        scale = self.params["gamma"] * inv_std  # gamma · s, per feature
+        if not train and not param_grads:
+            return dout * scale
         # The two batch sums of the formula are this batch's own beta and gamma gradients:
         # Σ g = gamma · Σ dy and Σ g·x̂ = gamma · Σ dy·x̂, so each is computed once.
         sum_dy = dout.sum(axis=0)  # ∂L/∂beta
@@ -292,7 +296,6 @@ class BatchNorm1d(Layer):
         elif param_grads:
             self.grads["gamma"][...] = sum_dy_xhat
             self.grads["beta"][...] = sum_dy
-        scale = self.params["gamma"] * inv_std  # gamma · s, per feature
         if not train:
             return dout * scale
         # ∂L/∂x = gamma·s · (dy − Σdy/N − x̂ · Σ(dy·x̂)/N): four passes over the batch

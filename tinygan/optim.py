@@ -130,9 +130,9 @@ class Adam(Optimizer):
         m̂ = m_sum / w1,  v̂ = v_sum / w2,  w = 1 + β + … + β^(t−1) = (1 − β^t)/(1 − β)
 
     Bias correction then reads as what it is: a weighted sum divided by the sum of its
-    weights.  Each sum updates in two passes over the buffer instead of three, which
-    matters because the update is a large share of a training step.  ``m`` and ``v``
-    return the moments of Algorithm 1 (as new arrays).
+    weights.  Each sum's update takes one pass over the buffer fewer, which matters
+    because the update is a large share of a training step.  ``m`` and ``v`` return the
+    moments of Algorithm 1 as new arrays (writing into them changes nothing).
     """
 
     state_names = ("m_sum", "v_sum")
