@@ -13,9 +13,9 @@ and the non-saturating loss.  PyTorch runs the textbook eager loop of its exampl
 (the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
 is not installed.  Each library runs in its own worker process (so neither's idle
 BLAS/OpenMP threads sit in the other's process).  Timings are medians of ``--repeats``
-blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternate, so
-that a slow spell of a shared machine falls on both and the ratio stays comparable
-from run to run.  On a busy or virtual machine, single blocks still vary by 10-20%:
+blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternate, and
+``ratio`` is the median of the ratios of back-to-back pairs of blocks, so that a slow
+spell of a shared machine falls on both and the ratio stays comparable from run to run.  On a busy or virtual machine, single blocks still vary by 10-20%:
 use more ``--repeats`` before trusting a difference of a few percent.
 """
 
@@ -135,11 +135,11 @@ def _worker(make_stepper, arch, batch, threads, conn):
         conn.send(block_rate(step, steps))
 
 
-def steps_per_second(makers, arch, batch, steps, repeats, threads=None):
-    """Median steps/s of each library, timing their blocks in turn: A B A B ...
+def block_rates(makers, arch, batch, steps, repeats, threads=None):
+    """Steps/s of every block of each library, timing their blocks in turn: A B A B ...
 
-    Alternating blocks put a slow spell of a shared machine on both libraries, so the
-    ratio of the medians is steadier than either figure alone.
+    Returns one list of ``repeats`` rates per library; entry ``i`` of each list was
+    measured back to back, so a slow spell of a shared machine falls on both.
     """
     ctx = multiprocessing.get_context("spawn")
     workers = []
@@ -161,7 +161,7 @@ def steps_per_second(makers, arch, batch, steps, repeats, threads=None):
                 time.sleep(0.2)  # the other library's idle threads stop spinning meanwhile
                 conn.send(steps)
                 rate.append(conn.recv())
-        return [statistics.median(r) for r in rates]
+        return rates
     finally:
         for proc, conn in workers:
             if proc.is_alive():
@@ -179,8 +179,8 @@ def main(argv=None):
     p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"], choices=["seed", "pytorch-gan", "default"],
                    help="presets with a PyTorch twin")
     p.add_argument("--batch-size", nargs="+", type=int, default=[64, 256])
-    p.add_argument("--steps", type=int, default=100, help="steps per timed block")
-    p.add_argument("--repeats", type=int, default=5, help="timed blocks; the median is reported")
+    p.add_argument("--steps", type=int, default=50, help="steps per timed block")
+    p.add_argument("--repeats", type=int, default=11, help="timed blocks per library; medians are reported")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both libraries (default: what each picks on this machine)")
     args = p.parse_args(argv)
@@ -193,13 +193,16 @@ def main(argv=None):
     for arch in args.arch:
         for batch in args.batch_size:
             if torch_version is None:
-                (ours,) = steps_per_second([tinygan_stepper], arch, batch, args.steps, args.repeats, args.threads)
-                print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch=- ratio=-", flush=True)
+                (ours,) = block_rates([tinygan_stepper], arch, batch, args.steps, args.repeats, args.threads)
+                print(f"arch={arch} batch={batch} tinygan={statistics.median(ours):.1f} torch=- ratio=-", flush=True)
                 continue
-            ours, theirs = steps_per_second([tinygan_stepper, torch_stepper], arch, batch, args.steps,
-                                            args.repeats, args.threads)
-            print(f"arch={arch} batch={batch} tinygan={ours:.1f} torch={theirs:.1f} ratio={ours / theirs:.2f}",
-                  flush=True)
+            ours, theirs = block_rates([tinygan_stepper, torch_stepper], arch, batch, args.steps,
+                                       args.repeats, args.threads)
+            # the ratio is the median over back-to-back pairs of blocks: steadier than a
+            # ratio of two medians taken over minutes of a machine's ups and downs
+            ratio = statistics.median(a / b for a, b in zip(ours, theirs))
+            print(f"arch={arch} batch={batch} tinygan={statistics.median(ours):.1f} "
+                  f"torch={statistics.median(theirs):.1f} ratio={ratio:.2f}", flush=True)
     return 0
 
 
