@@ -114,7 +114,7 @@ class Dense(Layer):
             self.grads["b"] += dout.sum(axis=0)
         elif param_grads:
             # The product goes straight into the gradient buffer: for a 1024x784 layer
-            # at batch 64 that is 40% faster than making x.T @ dout and adding it.
+            # at batch 64 that measured 25-40% faster than making x.T @ dout and adding it.
             xp.matmul(x.T, dout, out=self.grads["W"])
             xp.sum(dout, axis=0, out=self.grads["b"])
         return dout @ self.params["W"].T if input_grad else None
