@@ -210,3 +210,21 @@ def test_train_step_refuses_to_run_past_the_epoch():
         trainer.train_step()
     trainer.start_next_epoch()
     trainer.train_step()
+
+
+def test_format_1_checkpoint_still_samples_but_does_not_resume(tmp_path, capsys, monkeypatch):
+    """Format 2 changed only Adam's stored state, so an older run's generator is still usable."""
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path)[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
+    for name in ("opt_g", "opt_d"):  # what format 1 stored: Adam's m and v
+        arrays[f"{name}_m"] = arrays.pop(f"{name}_m_sum") * 0.5
+        arrays[f"{name}_v"] = arrays.pop(f"{name}_v_sum") * 0.001
+    monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 1)
+    checkpoint.save(tmp_path / "checkpoint.npz", arrays, {k: v for k, v in meta.items() if k != "format_version"})
+    monkeypatch.undo()
+    G, config = sample.load_generator(tmp_path)
+    assert config.arch == "seed" and np.all(np.isfinite(G(np.zeros((2, 100), np.float32))))
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path, "--steps", "4")
+    assert code == 2 and "checkpoint format 1, this tinygan reads format 2" in err

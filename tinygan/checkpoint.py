@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 FORMAT_VERSION = 2  # 2: Adam state stored as weighted sums (m_sum, v_sum)
+# Formats whose networks (parameters, BatchNorm statistics, config) read the same as now:
+# enough for sampling and evaluation, though not for resuming training.
+NETWORK_FORMATS = (1, 2)
 
 
 class CheckpointError(ValueError):
@@ -40,8 +43,12 @@ def save(path, arrays: dict, meta: dict) -> None:
         raise
 
 
-def load(path) -> tuple[dict, dict]:
-    """Return ``(arrays, meta)`` from a checkpoint written by :func:`save`."""
+def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
+    """Return ``(arrays, meta)`` from a checkpoint written by :func:`save`.
+
+    ``formats`` lists the format versions the caller can use; pass ``NETWORK_FORMATS``
+    when only the networks are needed.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
@@ -53,7 +60,8 @@ def load(path) -> tuple[dict, dict]:
     if "meta_json" not in arrays:
         raise CheckpointError(f"{path} is not a tinygan checkpoint (no metadata)")
     meta = json.loads(str(arrays.pop("meta_json")))
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in formats:
+        readable = " or ".join(str(f) for f in formats)
         raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
-                              f"this tinygan reads format {FORMAT_VERSION}")
+                              f"this tinygan reads format {readable} here")
     return arrays, meta

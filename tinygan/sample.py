@@ -21,7 +21,7 @@ from .train import ArgumentParser, Config, positive, save_samples_figure
 def load_generator(run_dir):
     """Rebuild the sampling generator of the run in ``run_dir``; returns ``(G, config)``."""
     path = Path(run_dir) / "checkpoint.npz"
-    arrays, meta = checkpoint.load(path)
+    arrays, meta = checkpoint.load(path, formats=checkpoint.NETWORK_FORMATS)
     try:
         config = Config(**meta["config"])
     except TypeError as err:
