@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -33,6 +33,7 @@ def inputs(draw, lo=-4.0, hi=4.0):
 
 
 @given(n_in=features, n_out=features, n=batch, init=st.sampled_from(nn.INITS), seed=seeds)
+@example(n_in=5, n_out=1, n=4, init="xavier", seed=0)  # one output: dx is an outer product, a path of its own
 def test_dense(n_in, n_out, n, init, seed):
     rng = Random(seed)
     layer = nn.Dense(n_in, n_out, init=init, rng=rng, dtype="float64")

@@ -117,7 +117,14 @@ class Dense(Layer):
             # at batch 64 that measured 25-40% faster than making x.T @ dout and adding it.
             xp.matmul(x.T, dout, out=self.grads["W"])
             xp.sum(dout, axis=0, out=self.grads["b"])
-        return dout @ self.params["W"].T if input_grad else None
+        if not input_grad:
+            return None
+        if self.n_out == 1:
+            # dy: (batch, 1), so dy Wᵀ is an outer product.  BLAS is slow at a product
+            # with an inner size of 1 (107 µs against 23 µs at batch 256 here); a
+            # broadcast multiply is the same arithmetic, bit for bit.
+            return dout * self.params["W"][:, 0]
+        return dout @ self.params["W"].T
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out}, init={self.init!r})"
