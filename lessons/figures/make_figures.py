@@ -5,7 +5,10 @@
 
 Each ``fig_<name>`` function draws ``lessons/figures/<name>.png``.  The figures are
 committed; rerun this script after changing code a figure shows.  Everything is seeded, so
-a rerun draws the same pictures.
+a rerun on the same machine draws the same pictures.  The number of BLAS threads changes
+the order of sums inside matrix products, and a long training run amplifies those last
+bits: ``mode_collapse`` was drawn with ``OPENBLAS_NUM_THREADS=1``, as
+``python -m tinygan.theory`` runs it.
 """
 
 from __future__ import annotations
