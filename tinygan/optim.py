@@ -58,7 +58,8 @@ class Optimizer:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.params, self.grads, self.lr, self.weight_decay = params, grads, lr, weight_decay
         self.t = 0  # steps taken
-        self._scratch = xp.empty_like(params)
+        # g + wd·θ needs a buffer of its own, but only when there is weight decay
+        self._decayed_grads = xp.empty_like(params) if weight_decay else None
 
     def step(self):
         """One update of every parameter, in place."""
@@ -88,7 +89,7 @@ class Optimizer:
         """The gradient of slice ``s``, with L2 weight decay ``g + wd·θ`` folded in."""
         if not self.weight_decay:
             return self.grads[s]
-        g = self._scratch[s]
+        g = self._decayed_grads[s]
         xp.multiply(self.params[s], self.weight_decay, out=g)
         g += self.grads[s]
         return g
