@@ -3,6 +3,7 @@
 import numpy as np
 
 from tinygan import nn
+from tinygan.backend import to_device, xp
 from tinygan.gradcheck import numerical_gradient, numerical_gradient_array, rel_error
 
 TOL = 1e-6  # float64, smooth functions: the project's bound for a correct backward pass
@@ -24,7 +25,7 @@ def layer_errors(layer, x, train=True, seed=0):
     if rng_state is not None:
         layer.rng.set_state(rng_state)
     y, cache = layer.forward(x, train=train)
-    dout = np.random.default_rng(seed).standard_normal(y.shape)
+    dout = to_device(np.random.default_rng(seed).standard_normal(y.shape))  # on the device of y
     layer.zero_grad()
     dx = layer.backward(dout, cache)
     errors = {"x": rel_error(dx, numerical_gradient_array(run, x, dout))}
@@ -38,7 +39,7 @@ def kink_distance(net, caches):
     d = np.inf
     for layer, cache in zip(net.layers, caches):
         if isinstance(layer, (nn.ReLU, nn.LeakyReLU)):
-            d = min(d, float(np.abs(cache).min()))
+            d = min(d, float(xp.abs(cache).min()))
     return d
 
 
