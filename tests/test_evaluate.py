@@ -178,3 +178,11 @@ def test_cli_needs_a_source(capsys):
     with pytest.raises(SystemExit) as exc:
         evaluate.main([])
     assert exc.value.code == 2
+
+
+def test_cli_gpu_without_cupy_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # as on a machine without CuPy
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--device", "gpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: device 'gpu' needs CuPy") and err.count("\n") == 1

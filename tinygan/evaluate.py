@@ -295,11 +295,14 @@ def main(argv=None) -> int:
                     "(NOT comparable with Inception FID), inception-style score, class coverage.")
     add_sample_sources(parser)
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON to OUT")
+    parser.add_argument("--device", default=None, choices=backend.DEVICES,
+                        help="cpu (NumPy) or gpu (CuPy); default: $TINYGAN_DEVICE or cpu")
     args = parser.parse_args(argv)
     try:
+        backend.use(args.device)
         samples, source = get_samples(args)
         report = evaluate_samples(samples)
-    except SampleError as err:
+    except (SampleError, backend.BackendError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except classifier.WeightsError as err:
