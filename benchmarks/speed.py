@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py                       # seed and pytorch-gan, batch 64 and 256
     python benchmarks/speed.py --arch seed --batch-size 64 --steps 300 --threads 1
+    python benchmarks/speed.py --device gpu          # tinygan on CuPy against PyTorch on CUDA
 
 One line per configuration, ready to compare across runs and machines:
 
@@ -11,7 +12,8 @@ A step is one full GAN iteration: one discriminator update on a real and a fake 
 then one generator update through the discriminator, both with Adam(2e-4, (0.5, 0.999))
 and the non-saturating loss.  PyTorch runs the textbook eager loop of its examples
 (the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
-is not installed.  Each library runs in its own worker process (so neither's idle
+is not installed.  With ``--device gpu`` tinygan runs on CuPy and PyTorch on CUDA, and
+each block ends by waiting for the GPU to finish its queued work.  Each library runs in its own worker process (so neither's idle
 BLAS/OpenMP threads sit in the other's process).  Timings are medians of ``--repeats``
 blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternate, and
 ``ratio`` is the median of the ratios of back-to-back pairs of blocks, so that a slow
@@ -40,12 +42,14 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # tinygan from this checkout
 
 
-def tinygan_stepper(arch, batch, seed=0):
+def tinygan_stepper(arch, batch, device="cpu", seed=0):
+    """``(step, sync)``: one GAN iteration, and a call that waits for the device."""
     import numpy as np
 
-    from tinygan import gan, models, optim
+    from tinygan import backend, gan, models, optim
     from tinygan.backend import Random
 
+    backend.use(device)
     rng = Random(seed)
     G, D = models.build_gan(arch, rng)
     opt_g = optim.Adam(G.flat_params, G.flat_grads, 2e-4, (0.5, 0.999))
@@ -63,15 +67,21 @@ def tinygan_stepper(arch, batch, seed=0):
     def step():
         gan.train_step(G, D, opt_g, opt_d, real, noise)
 
-    assert np.all(np.isfinite(G.flat_params))
-    return step
+    def sync():
+        if device == "gpu":
+            backend.array_module().cuda.Device().synchronize()
+
+    assert np.all(np.isfinite(backend.to_numpy(G.flat_params)))
+    return step, sync
 
 
-def torch_stepper(arch, batch, seed=0):
+def torch_stepper(arch, batch, device="cpu", seed=0):
+    """``(step, sync)`` for the PyTorch twin of ``arch``."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
+    on = torch.device("cuda" if device == "gpu" else "cpu")
     leaky = lambda: nn.LeakyReLU(0.2)  # noqa: E731
     if arch == "seed":
         G = nn.Sequential(nn.Linear(100, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 784), nn.Tanh())
@@ -91,17 +101,18 @@ def torch_stepper(arch, batch, seed=0):
         D = nn.Sequential(nn.Linear(784, 256), leaky(), nn.Linear(256, 256), leaky(), nn.Linear(256, 1))
     else:
         raise SystemExit(f"no PyTorch twin for arch {arch!r} (choose seed, pytorch-gan or default)")
+    G, D = G.to(on), D.to(on)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bce = nn.BCEWithLogitsLoss()
-    data = torch.rand(batch * 16, 784) * 2 - 1
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    data = torch.rand(batch * 16, 784, device=on) * 2 - 1
+    ones, zeros = torch.ones(batch, 1, device=on), torch.zeros(batch, 1, device=on)
     i = [0]
 
     def step():
         i[0] = (i[0] + 1) % 16
         real = data[i[0] * batch:(i[0] + 1) * batch]
-        fake = G(torch.randn(batch, 100))
+        fake = G(torch.randn(batch, 100, device=on))
         opt_d.zero_grad()
         loss_d = bce(D(real), ones) + bce(D(fake.detach()), zeros)
         loss_d.backward()
@@ -111,18 +122,24 @@ def torch_stepper(arch, batch, seed=0):
         loss_g.backward()
         opt_g.step()
 
-    return step
+    def sync():
+        if device == "gpu":
+            torch.cuda.synchronize()
+
+    return step, sync
 
 
-def block_rate(step, steps):
-    """Steps per second over one block of ``steps`` calls."""
+def block_rate(step, sync, steps):
+    """Steps per second over one block of ``steps`` calls, queued GPU work included."""
+    sync()
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    sync()
     return steps / (time.perf_counter() - start)
 
 
-def _worker(make_stepper, arch, batch, threads, conn):
+def _worker(make_stepper, arch, batch, threads, device, conn):
     """A child process that owns one library: warms up, then times blocks on request.
 
     Each library runs in its own process so that neither one's idle worker threads
@@ -135,15 +152,15 @@ def _worker(make_stepper, arch, batch, threads, conn):
         import torch
 
         torch.set_num_threads(threads)
-    step = make_stepper(arch, batch)
+    step, sync = make_stepper(arch, batch, device)
     for _ in range(10):
         step()
     conn.send("ready")
     while (steps := conn.recv()) is not None:
-        conn.send(block_rate(step, steps))
+        conn.send(block_rate(step, sync, steps))
 
 
-def block_rates(makers, arch, batch, steps, repeats, threads=None):
+def block_rates(makers, arch, batch, steps, repeats, threads=None, device="cpu"):
     """Steps/s of every block of each library, timing their blocks in turn: A B A B ...
 
     Returns one list of ``repeats`` rates per library; entry ``i`` of each list was
@@ -153,7 +170,7 @@ def block_rates(makers, arch, batch, steps, repeats, threads=None):
     workers = []
     for make in makers:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(make, arch, batch, threads, child))
+        proc = ctx.Process(target=_worker, args=(make, arch, batch, threads, device, child))
         proc.start()
         child.close()  # only the worker holds this end now: its exit shows as EOFError
         workers.append((proc, parent))
@@ -191,21 +208,25 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=11, help="timed blocks per library; medians are reported")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both libraries (default: what each picks on this machine)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
+                   help="gpu: tinygan on CuPy, PyTorch on CUDA")
     args = p.parse_args(argv)
     try:  # the parent only asks whether PyTorch is there; the workers import it
         torch_version = importlib.metadata.version("torch")
     except importlib.metadata.PackageNotFoundError:
         torch_version = None
-    print(f"# {os.cpu_count()} CPUs, threads={args.threads or 'default'}, torch={torch_version or '-'}; "
+    print(f"# device={args.device}, {os.cpu_count()} CPUs, threads={args.threads or 'default'}, "
+          f"torch={torch_version or '-'}; "
           f"median of {args.repeats} alternating blocks of {args.steps} steps, each library in its own process")
     for arch in args.arch:
         for batch in args.batch_size:
             if torch_version is None:
-                (ours,) = block_rates([tinygan_stepper], arch, batch, args.steps, args.repeats, args.threads)
+                (ours,) = block_rates([tinygan_stepper], arch, batch, args.steps, args.repeats, args.threads,
+                                      args.device)
                 print(f"arch={arch} batch={batch} tinygan={statistics.median(ours):.1f} torch=- ratio=-", flush=True)
                 continue
             ours, theirs = block_rates([tinygan_stepper, torch_stepper], arch, batch, args.steps,
-                                       args.repeats, args.threads)
+                                       args.repeats, args.threads, args.device)
             # the ratio is the median over back-to-back pairs of blocks: steadier than a
             # ratio of two medians taken over minutes of a machine's ups and downs
             ratio = statistics.median(a / b for a, b in zip(ours, theirs))
