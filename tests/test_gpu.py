@@ -2,8 +2,8 @@
 
 Every other test runs on NumPy.  These run the checks that matter most on CuPy arrays:
 each layer's backward pass and the two GAN steps against finite differences (float64),
-a few training steps on both devices from one seed, and the training, sampling and
-evaluation commands with ``--device gpu``.  They are skipped, with the reason, where
+a few training steps on both devices from one seed, the training and sampling commands
+with ``--device gpu``, and the evaluator.  They are skipped, with the reason, where
 CuPy or a GPU is missing (CI has neither); on a GPU machine ``python -m pytest -q``
 runs them with the rest.
 """
@@ -68,7 +68,8 @@ def test_every_layer_backward_matches_finite_differences_on_gpu(cupy, name, trai
     assert isinstance(x, cupy.ndarray)
     errors = layer_errors(layer, x, train=train)
     assert max(errors.values()) < TOL, errors
-    assert all(isinstance(g, cupy.ndarray) for g in layer.grads.values())
+    if layer.params:
+        assert all(isinstance(g, cupy.ndarray) for g in layer.grads.values())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -119,6 +120,7 @@ def train_steps(device, arch, dtype, steps, batch=32):
     backend.use(device)
     rng = Random(0)
     G, D = models.build_gan(arch, rng, dtype=dtype)
+    assert isinstance(G.flat_params, backend.array_module().ndarray)  # really on ``device``
     start = to_numpy(G.flat_params).copy(), to_numpy(D.flat_params).copy()
     opt_g = optim.Adam(G.flat_params, G.flat_grads, 2e-4, (0.5, 0.999))
     opt_d = optim.Adam(D.flat_params, D.flat_grads, 2e-4, (0.5, 0.999))
@@ -146,15 +148,22 @@ def test_cpu_and_gpu_take_the_same_steps_in_float64(arch):
 
 
 def test_cpu_and_gpu_stay_together_in_float32():
-    """In float32 the libraries' different summation orders differ by about 1e-7 per
-    operation; over 30 Adam steps the two runs must still move the same way."""
+    """In float32 the two devices round differently, so the runs drift apart a little.
+
+    Measured on an H100, after these 30 steps the gap between the runs' weights is this
+    fraction of the distance they moved: 8e-6 (G) and 1e-6 (D) here, where rounding is
+    all there is; 2e-3 to 3e-3 for the ``seed`` preset, where ReLU inputs within rounding
+    of 0 take different slopes on the two devices (lesson 11), and up to 1.5e-2 for
+    ``pytorch-gan``.  The bound 1e-2 allows a few such kink crossings; a wrong gradient
+    on one device would put the runs apart by the order of the distance itself.
+    """
     start, cpu, losses_cpu = train_steps("cpu", "default", "float32", 30)
     _, gpu, losses_gpu = train_steps("gpu", "default", "float32", 30)
     for a, b, a0 in zip(cpu, gpu, start):
         moved = np.linalg.norm(a - a0)
         assert moved > 0
         assert np.linalg.norm(b - a) / moved < 1e-2, np.linalg.norm(b - a) / moved
-    np.testing.assert_allclose(losses_gpu, losses_cpu, rtol=1e-3)
+    np.testing.assert_allclose(losses_gpu, losses_cpu, rtol=1e-3)  # measured: 1.8e-7 (2.5e-4 for seed)
 
 
 # ----------------------------------------------------------------------------- the commands
@@ -172,8 +181,11 @@ def test_training_command_on_gpu_writes_everything_and_resumes(tmp_path, capsys)
     a, meta_a = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
     b, meta_b = checkpoint.load(tmp_path / "split" / "checkpoint.npz")
     assert meta_a["rng"] == meta_b["rng"] and meta_a["step"] == meta_b["step"] == 30
-    for name in a:  # equal up to rounding on a GPU (lesson 11); bitwise on a CPU (test_train)
-        np.testing.assert_allclose(b[name], a[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    # cuBLAS promises bitwise-equal results from run to run on one GPU model with one
+    # stream, and CUB's reductions are run-to-run reproducible by default: so bitwise, as
+    # on a CPU (test_train).  A mismatch would mean a library chose another order.
+    for name in a:
+        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
 
 
 def test_a_gpu_checkpoint_resumes_on_the_cpu(tmp_path, capsys):
@@ -182,7 +194,7 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu(tmp_path, capsys):
 
     The continuation is not compared with a run made on the CPU alone.  The devices round
     float32 differently, and where a ReLU input lies within that rounding of 0 they take
-    different slopes: with this seed one does at step 1 (a D input of 2.8e-7 in float64),
+    different slopes: with this seed one does at step 1 (a D input of −2.8e-7 in float64),
     and Adam's first steps turn it into weights 2·lr apart.  Lesson 11 tells the story.
     """
     run = tmp_path / "moved"
