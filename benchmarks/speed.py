@@ -13,8 +13,8 @@ then one generator update through the discriminator, both with Adam(2e-4, (0.5, 
 and the non-saturating loss.  PyTorch runs the textbook eager loop of its examples
 (the fake batch is made once, detached for D, reused for G).  ``torch=-`` when PyTorch
 is not installed.  With ``--device gpu`` tinygan runs on CuPy and PyTorch on CUDA, and
-each block ends by waiting for the GPU to finish its queued work.  Each library runs in its own worker process (so neither's idle
-BLAS/OpenMP threads sit in the other's process).  Timings are medians of ``--repeats``
+each block ends by waiting for the GPU to finish its queued work.  Each library runs in
+its own worker process (so neither's idle BLAS/OpenMP threads sit in the other's process).  Timings are medians of ``--repeats``
 blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternate, and
 ``ratio`` is the median of the ratios of back-to-back pairs of blocks, so that a slow
 spell of a shared machine falls on both and the ratio stays comparable from run to run.  On a busy or virtual machine, single blocks still vary by 10-20%:
