@@ -3,8 +3,7 @@
 Each optimizer holds a network's flat parameter buffer ``params`` and its twin gradient
 buffer ``grads`` (see ``Sequential.flat_params``) and updates ``params`` in place.  There
 is no loop over layers: the layers' weights are views into ``params``, so they see the
-update at once.  Scratch space is allocated once, so a step makes no new arrays.  On a
-CPU the buffer is walked in cache-sized blocks (see ``CPU_BLOCK``).
+update at once.  Scratch space is allocated once, so a step makes no new arrays.
 
 ``state_dict()`` returns the moments and step count as arrays; ``load_state_dict`` puts
 them back, so a resumed run continues with the same optimizer state.
@@ -12,39 +11,16 @@ them back, so a resumed run continues with the same optimizer state.
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import os
 
-from . import backend
 from .backend import xp
 
 
-# Elements per block of an update.  An update makes about ten passes over its arrays; in
-# blocks of 262,144 float32 (1 MiB per array, five arrays) those passes stay in the CPU's
-# cache instead of streaming megabytes from memory each time.  Smaller blocks fit a
-# smaller cache but pay Python's per-call cost more often; on the 2-core machine this
-# project is measured on, this size was the fastest.  On a GPU one block spans the whole
-# buffer: there, fewer and larger kernels are what is fast.
-CPU_BLOCK = 262_144
-_POOL = None
-
-
-def _thread_pool():
-    """A pool of one thread per usable CPU core, made on first use."""
-    global _POOL
-    if _POOL is None:
-        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        _POOL = (concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tinygan-optim"),
-                 workers)
-    return _POOL
-
-
 class Optimizer:
-    """Base class: holds ``params``/``grads`` and walks them block by block.
+    """Base class: holds ``params``/``grads`` and updates them all at once.
 
-    A subclass defines ``update(s, g, ...)``: the formula for one slice ``s`` of the flat
-    buffers, with ``g`` that slice's gradient.  There is no loop over layers anywhere.
+    A subclass defines ``update(g)``: the formula for the whole flat buffer, with ``g``
+    its gradient.  There is no loop over layers anywhere.
     """
 
     state_names: tuple = ()
@@ -63,35 +39,22 @@ class Optimizer:
 
     def step(self):
         """One update of every parameter, in place."""
+        # One expression over the whole buffer.  Cache-sized blocks split over one thread
+        # per core were twice as fast for the update alone, but no faster inside a
+        # training step on the 2-core machine (lesson 5 has the figures).
         self.t += 1
-        n = self.params.size
-        if backend.device() == "gpu" or n <= CPU_BLOCK:
-            self._update_span(0, n, n)
-            return
-        # Each element's update depends on that element alone, so the blocks can be
-        # split across one thread per core with bitwise the same result; NumPy releases
-        # the GIL inside its loops, so the threads really run at once.
-        pool, workers = _thread_pool()
-        blocks = -(-n // CPU_BLOCK)
-        spans = [(w * blocks // workers * CPU_BLOCK, min(n, (w + 1) * blocks // workers * CPU_BLOCK))
-                 for w in range(workers)]
-        list(pool.map(lambda span: self._update_span(*span, CPU_BLOCK), spans))
+        self.update(self._gradient())
 
-    def _update_span(self, start, stop, block):
-        for lo in range(start, stop, block):
-            s = slice(lo, min(lo + block, stop))
-            self.update(s, self._gradient(s))
-
-    def update(self, s, g):
+    def update(self, g):
         raise NotImplementedError
 
-    def _gradient(self, s):
-        """The gradient of slice ``s``, with L2 weight decay ``g + wd·θ`` folded in."""
+    def _gradient(self):
+        """The gradient, with L2 weight decay ``g + wd·θ`` folded in."""
         if not self.weight_decay:
-            return self.grads[s]
-        g = self._decayed_grads[s]
-        xp.multiply(self.params[s], self.weight_decay, out=g)
-        g += self.grads[s]
+            return self.grads
+        g = self._decayed_grads
+        xp.multiply(self.params, self.weight_decay, out=g)
+        g += self.grads
         return g
 
     def state_dict(self) -> dict:
@@ -160,9 +123,9 @@ class Adam(Optimizer):
         """The second moment ``v`` of Algorithm 1 (a new array)."""
         return self.v_sum * (1 - self.betas[1])
 
-    def update(self, s, g):
+    def update(self, g):
         b1, b2 = self.betas
-        m_sum, v_sum, scratch, theta = self.m_sum[s], self.v_sum[s], self._scratch_update[s], self.params[s]
+        m_sum, v_sum, scratch, theta = self.m_sum, self.v_sum, self._scratch_update, self.params
         m_sum *= b1
         m_sum += g
         xp.multiply(g, g, out=scratch)
@@ -196,12 +159,12 @@ class SGD(Optimizer):
         self.velocity = xp.zeros_like(params)
         self._step = xp.empty_like(params)
 
-    def update(self, s, g):
-        u, step = self.velocity[s], self._step[s]
+    def update(self, g):
+        u, step = self.velocity, self._step
         u *= self.momentum
         u += g
         xp.multiply(u, self.lr, out=step)
-        self.params[s] -= step
+        self.params -= step
 
 
 class RMSprop(Optimizer):
@@ -220,8 +183,8 @@ class RMSprop(Optimizer):
         self.square_avg = xp.zeros_like(params)
         self._denom = xp.empty_like(params)
 
-    def update(self, s, g):
-        sq, denom = self.square_avg[s], self._denom[s]
+    def update(self, g):
+        sq, denom = self.square_avg, self._denom
         sq *= self.alpha
         xp.multiply(g, g, out=denom)
         denom *= 1 - self.alpha
@@ -230,4 +193,4 @@ class RMSprop(Optimizer):
         denom += self.eps
         xp.divide(g, denom, out=denom)
         denom *= self.lr
-        self.params[s] -= denom
+        self.params -= denom
