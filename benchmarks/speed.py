@@ -200,13 +200,15 @@ def block_rates(makers, arch, batch, steps, repeats, threads=None, device="cpu")
 
 
 def main(argv=None):
+    from tinygan.train import positive
+
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"], choices=["seed", "pytorch-gan", "default"],
                    help="presets with a PyTorch twin")
-    p.add_argument("--batch-size", nargs="+", type=int, default=[64, 256])
-    p.add_argument("--steps", type=int, default=50, help="steps per timed block")
-    p.add_argument("--repeats", type=int, default=11, help="timed blocks per library; medians are reported")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--batch-size", nargs="+", type=positive(int), default=[64, 256])
+    p.add_argument("--steps", type=positive(int), default=50, help="steps per timed block")
+    p.add_argument("--repeats", type=positive(int), default=11, help="timed blocks per library; medians are reported")
+    p.add_argument("--threads", type=positive(int), default=None,
                    help="threads for both libraries (default: what each picks on this machine)")
     p.add_argument("--device", default="cpu", choices=["cpu", "gpu"],
                    help="gpu: tinygan on CuPy, PyTorch on CUDA")
