@@ -157,6 +157,8 @@ def test_cli_report_and_json(tmp_path, mnist_test, capsys):
     (lambda p: np.save(p, np.full((5, 784), 3.0, np.float32)), "[-1, 1]"),
     (lambda p: p.write_bytes(b"garbage"), "not a readable .npy"),
     (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy"),
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "not an .npz archive of arrays"),
+    (lambda p: np.savez(open(p, "wb"), x=np.zeros((5, 784))), "an .npz archive; save the samples with numpy.save"),
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):
     path = tmp_path / "s.npy"
@@ -164,6 +166,7 @@ def test_cli_bad_input(tmp_path, capsys, make, message):
     assert evaluate.main(["--samples", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert "allow_pickle" not in err  # NumPy's advice to unpickle a file we should simply refuse
 
 
 def test_cli_subprocess_exit_code_no_traceback(tmp_path):
@@ -178,6 +181,8 @@ def test_cli_needs_a_source(capsys):
     with pytest.raises(SystemExit) as exc:
         evaluate.main([])
     assert exc.value.code == 2
+    err = capsys.readouterr().err  # one line, as from the other commands: no usage block
+    assert "one of the arguments --samples --run is required" in err and err.count("\n") == 1
 
 
 def test_cli_gpu_without_cupy_is_one_line(tmp_path, capsys, monkeypatch):

@@ -228,3 +228,123 @@ def test_format_1_checkpoint_still_samples_but_does_not_resume(tmp_path, capsys,
     assert config.arch == "seed" and np.all(np.isfinite(G(np.zeros((2, 100), np.float32))))
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path, "--steps", "4")
     assert code == 2 and "checkpoint format 1, this tinygan reads format 2" in err
+
+
+# --- what a careful user meets: wrong paths, hand-made files, Ctrl-C at odd moments ------------
+
+
+def test_help_shows_defaults_only_where_an_option_has_one(capsys):
+    with pytest.raises(SystemExit):
+        train.main(["--help"])
+    text = capsys.readouterr().out
+    assert "(default: None)" not in text and "(default: False)" not in text
+    assert "(default: 10000)" in text  # --eval-samples has a default of its own
+
+
+def test_resume_conflict_names_the_option_the_user_typed(tmp_path, capsys):
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "ok", "--lr", "1e-3", "--steps", "4")
+    assert code == 2 and "drop --lr or" in err and "--lr-g" not in err
+
+
+def test_an_out_path_that_cannot_be_a_directory_is_one_line(tmp_path, capsys):
+    from tinygan import sample
+
+    (tmp_path / "afile").write_text("")
+    code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "afile")
+    assert code == 2 and "afile is a file, not a directory" in err and "Traceback" not in err
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "afile" / "s.npy")])
+    assert exit_.value.code == 2 and "afile is a file, not a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "a bare .npy", "metadata not JSON", "metadata not an object",
+                                    "no step", "no G_state"])
+def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = checkpoint.load(path)
+    if damage == "random bytes":
+        path.write_bytes(np.random.default_rng(0).bytes(3000))
+    elif damage == "a bare .npy":
+        with open(path, "wb") as f:
+            np.save(f, np.zeros(3))
+    elif damage.startswith("metadata"):
+        text = "{not json" if damage == "metadata not JSON" else "[1, 2]"
+        np.savez(path, meta_json=np.array(text), **arrays)
+    elif damage == "no step":
+        checkpoint.save(path, arrays, {k: v for k, v in meta.items() if k not in ("step", "format_version")})
+    else:
+        checkpoint.save(path, {k: v for k, v in arrays.items() if k != "G_state"},
+                        {k: v for k, v in meta.items() if k != "format_version"})
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
+    assert code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
+    assert "allow_pickle" not in err  # NumPy's advice to unpickle a file that is not a checkpoint
+    if damage == "no step":  # sampling needs the networks only, and they are all there
+        assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")]) == 0
+        return
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "checkpoint.npz" in err and "allow_pickle" not in err, err
+
+
+def test_interpolate_refuses_a_run_that_does_not_draw_images(tmp_path, capsys):
+    from tinygan import sample
+
+    assert run_cli(capsys, "--data", "ring8", "--steps", "2", "--out", tmp_path / "toy")[0] == 0
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "toy"), "--out", str(tmp_path / "w.png"), "--interpolate"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "2-dimensional points" in err and "Traceback" not in err
+
+
+def test_metrics_clock_continues_across_resume(tmp_path, capsys):
+    common = [*SMALL, "--arch", "seed", "--batch-size", "16"]
+    assert run_cli(capsys, *common, "--steps", "100", "--out", tmp_path / "run")[0] == 0
+    _, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    assert meta["seconds"] > 0
+    assert run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "200", "--no-eval")[0] == 0
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    after = [r["seconds"] for r in records if r["step"] > 100]
+    assert after and min(after) >= meta["seconds"]
+    seconds = [r["seconds"] for r in records]
+    assert seconds == sorted(seconds)
+
+
+def test_a_second_ctrl_c_or_one_during_evaluation_ends_with_a_line(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "run", interrupted)  # what on_sigint raises on a second Ctrl-C
+    code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "a")
+    assert code == 130 and "second Ctrl-C" in err and "Traceback" not in err
+    monkeypatch.undo()
+    monkeypatch.setattr(train, "evaluate_run", interrupted)
+    code, out, err = run_cli(capsys, "--data", "mnist", "--subset", "300", "--batch-size", "32", "--steps", "2",
+                             "--out", tmp_path / "b")
+    assert code == 130 and "python -m tinygan.evaluate --run" in err
+    assert checkpoint.load(tmp_path / "b" / "checkpoint.npz")[1]["step"] == 2
+    monkeypatch.setattr(train, "load_training_data", interrupted)  # Ctrl-C before training starts
+    code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "c")
+    assert code == 130 and "interrupted" in err
+
+
+def test_progress_does_not_repeat_its_last_line():
+    import io
+
+    stream = io.StringIO()
+    progress = train.Progress(stream)
+    progress.update("step 5", force=True)
+    progress.update("step 5", force=True)
+    progress.update("step 6", force=True)
+    assert stream.getvalue() == "step 5\nstep 6\n"
+
+
+def test_figures_name_the_data_directory(tmp_path):
+    config = train.Config(data="mnist", data_dir=str(tmp_path / "letters"))
+    assert train.data_label(config) == "letters"
+    assert train.data_label(train.Config(data="mnist")) == "mnist"

@@ -54,14 +54,34 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         with np.load(path, allow_pickle=False) as f:
+            if not hasattr(f, "files"):  # a bare .npy array, not an .npz archive
+                raise ValueError("a single array, not an .npz archive")
             arrays = {name: f[name] for name in f.files}
     except Exception as err:  # zipfile/format errors: the file is not a checkpoint
-        raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({err})") from err
+        raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({describe_load_error(err)})") from err
     if "meta_json" not in arrays:
         raise CheckpointError(f"{path} is not a tinygan checkpoint (no metadata)")
-    meta = json.loads(str(arrays.pop("meta_json")))
+    try:
+        meta = json.loads(str(arrays.pop("meta_json")))
+    except ValueError as err:
+        raise CheckpointError(f"{path} is not a tinygan checkpoint (its metadata is not JSON: {err})") from err
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path} is not a tinygan checkpoint (its metadata is not a JSON object)")
     if meta.get("format_version") not in formats:
         readable = " or ".join(str(f) for f in formats)
         raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
                               f"this tinygan reads format {readable} here")
     return arrays, meta
+
+
+def describe_load_error(err: Exception) -> str:
+    """Why NumPy could not read a file, in words that fit a file that is not a checkpoint.
+
+    ``np.load`` guesses that bytes it does not recognise are a pickle and suggests loading
+    them with ``allow_pickle=True``: advice that must not be passed on for a file that
+    is simply not a checkpoint.
+    """
+    text = str(err)
+    if "allow_pickle" in text:
+        return "not an .npz archive of arrays"
+    return text

@@ -38,7 +38,7 @@ PACKAGE_DATA = Path(__file__).resolve().parent / "data"
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_HINT = ("Fashion-MNIST comes from the Debian/Ubuntu package dataset-fashion-mnist; "
                       "install it with: sudo apt-get install dataset-fashion-mnist  "
-                      "(or pass data_dir=DIR holding the four IDX files)")
+                      "(or point --data-dir DIR at a folder holding its four IDX files)")
 
 # IDX type code -> big-endian NumPy dtype
 IDX_DTYPES = {

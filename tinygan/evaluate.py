@@ -46,7 +46,7 @@ import json
 import math
 import sys
 
-from . import backend, classifier
+from . import backend, checkpoint, classifier
 from .backend import Random, xp
 
 N_CLASSES = 10
@@ -245,13 +245,17 @@ def load_samples_file(path):
     import numpy  # file I/O happens on the host
 
     try:
-        return numpy.load(path, allow_pickle=False)
+        loaded = numpy.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise SampleError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise SampleError(f"{path}: is a directory, expected a .npy file") from None
     except (OSError, ValueError, EOFError) as err:
-        raise SampleError(f"{path}: not a readable .npy array ({err})") from None
+        raise SampleError(f"{path}: not a readable .npy array ({checkpoint.describe_load_error(err)})") from None
+    if not isinstance(loaded, numpy.ndarray):  # np.load opens an .npz archive lazily
+        loaded.close()
+        raise SampleError(f"{path}: an .npz archive; save the samples with numpy.save as one .npy array")
+    return loaded
 
 
 def add_sample_sources(parser: argparse.ArgumentParser):
@@ -289,7 +293,9 @@ def get_samples(args):
 
 def main(argv=None) -> int:
     """Command line: print a report; exit 0 on success, 2 on bad input (one line, no traceback)."""
-    parser = argparse.ArgumentParser(
+    from .train import ArgumentParser  # one-line errors, like the other commands
+
+    parser = ArgumentParser(
         prog="python -m tinygan.evaluate",
         description="Score generated MNIST digits with tinygan's classifier: Frechet distance "
                     "(NOT comparable with Inception FID), inception-style score, class coverage.")

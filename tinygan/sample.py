@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .train import ArgumentParser, Config, positive, save_samples_figure
+from .train import ArgumentParser, Config, data_label, describe_os_error, positive, save_samples_figure
 
 
 def load_generator(run_dir):
@@ -24,16 +24,21 @@ def load_generator(run_dir):
     arrays, meta = checkpoint.load(path, formats=checkpoint.NETWORK_FORMATS)
     try:
         config = Config(**meta["config"])
-    except TypeError as err:
+    except (KeyError, TypeError) as err:
         raise checkpoint.CheckpointError(f"{path}: its config does not fit this tinygan ({err})") from err
     from . import models
 
-    G, _ = models.build_gan(config.arch, Random(config.seed), config.z_dim, meta["data_dim"])
     name = "G_ema_params" if "G_ema_params" in arrays else "G_params"
-    if arrays[name].shape != tuple(G.flat_params.shape):
-        raise checkpoint.CheckpointError(f"{path}: {name} does not fit arch {config.arch!r}")
-    G.flat_params[...] = xp.asarray(arrays[name])
-    G.flat_state[...] = xp.asarray(arrays["G_state"])
+    for key in (name, "G_state"):
+        if key not in arrays:
+            raise checkpoint.CheckpointError(f"{path} lacks {key!r}; it was not written by python -m tinygan.train")
+    if not isinstance(meta.get("data_dim"), int):
+        raise checkpoint.CheckpointError(f"{path} lacks 'data_dim'; it was not written by python -m tinygan.train")
+    G, _ = models.build_gan(config.arch, Random(config.seed), config.z_dim, meta["data_dim"])
+    for key, dst in ((name, G.flat_params), ("G_state", G.flat_state)):
+        if arrays[key].shape != tuple(dst.shape):
+            raise checkpoint.CheckpointError(f"{path}: {key} does not fit arch {config.arch!r}")
+        dst[...] = xp.asarray(arrays[key])
     return G, config
 
 
@@ -72,19 +77,24 @@ def main(argv=None) -> int:
         G, config = load_generator(args.run)
     except (backend.BackendError, checkpoint.CheckpointError) as err:
         p.error(str(err))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if args.interpolate:
-        images = interpolate(G, config, seed=args.seed)
-        from .train import _pyplot, image_grid
-
-        plt = _pyplot()
-        plt.imsave(out, image_grid(images, cols=10), cmap="gray", vmin=0, vmax=1)
-    else:
-        samples = generate(G, config, args.n, args.seed)
-        if out.suffix == ".npy":
-            np.save(out, samples)
+    data_dim = G(xp.zeros((1, config.z_dim), dtype=G.dtype)).shape[1]
+    if args.interpolate and data_dim < 64:
+        p.error(f"--interpolate draws image grids; the run in {args.run} generates "
+                f"{data_dim}-dimensional points (its samples.png shows them)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if args.interpolate:
+            rows, cols = 8, 10
+            images = interpolate(G, config, rows, cols, seed=args.seed)
+            save_samples_figure(images, out, f"{data_label(config)} · {rows} latent walks, left to right", cols=cols)
         else:
-            save_samples_figure(samples, out, f"{config.data} · {args.n} samples")
+            samples = generate(G, config, args.n, args.seed)
+            if out.suffix == ".npy":
+                np.save(out, samples)
+            else:
+                save_samples_figure(samples, out, f"{data_label(config)} · {args.n} samples")
+    except OSError as err:
+        p.error(f"cannot write {out}: {describe_os_error(err)}")
     print(f"wrote {out}")
     return 0
 

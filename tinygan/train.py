@@ -132,6 +132,7 @@ class Trainer:
         self.step = 0  # generator steps taken
         self.epoch = 0  # epochs completed
         self.cursor = 0  # real batches used in the current epoch
+        self.seconds = 0.0  # wall-clock seconds spent training, over every invocation
         self.perm = self.rng.permutation(self.n)
 
     # --- data ---------------------------------------------------------------
@@ -195,7 +196,8 @@ class Trainer:
     def state_meta(self) -> dict:
         return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
                 "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
-                "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t}
+                "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t,
+                "seconds": self.seconds}
 
     def save(self, path):
         """Write a checkpoint, refusing weights that are no longer finite.
@@ -225,15 +227,23 @@ class Trainer:
                 raise checkpoint.CheckpointError(
                     f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
             dst[...] = xp.asarray(arrays[name])
+        if "perm" not in arrays:
+            raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
         if arrays["perm"].shape != (self.n,):
             raise checkpoint.CheckpointError(f"{path} was trained on {arrays['perm'].shape[0]} examples, "
                                              f"this data set has {self.n}")
         self.perm = xp.asarray(arrays["perm"])
-        self.step, self.epoch, self.cursor = meta["step"], meta["epoch"], meta["cursor"]
-        self.opt_g.t, self.opt_d.t = meta["opt_g_t"], meta["opt_d_t"]
-        self.rng.set_state(meta["rng"])
-        self.D.set_rng_states(meta["d_rng"])
-        self.G.set_rng_states(meta["g_rng"])
+        try:
+            self.step, self.epoch, self.cursor = meta["step"], meta["epoch"], meta["cursor"]
+            self.opt_g.t, self.opt_d.t = meta["opt_g_t"], meta["opt_d_t"]
+            self.rng.set_state(meta["rng"])
+            self.D.set_rng_states(meta["d_rng"])
+            self.G.set_rng_states(meta["g_rng"])
+        except KeyError as err:
+            raise checkpoint.CheckpointError(f"{path} lacks {err}; it was not written by this trainer") from None
+        except (TypeError, ValueError) as err:
+            raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
+        self.seconds = float(meta.get("seconds", 0.0))  # absent from checkpoints before it was kept
 
 
 # --- pictures ----------------------------------------------------------------------
@@ -260,11 +270,16 @@ def image_grid(images, cols: int = 8):
     return grid
 
 
-def save_samples_figure(samples, path, title="", real=None):
-    """A grid of images, or for low-dimensional data a scatter/histogram against ``real``."""
+def data_label(config) -> str:
+    """What a figure's title calls the data: ``--data-dir``'s folder when one was given."""
+    return Path(config.data_dir).name or config.data_dir if config.data_dir else config.data
+
+
+def save_samples_figure(samples, path, title="", real=None, cols: int = 8):
+    """A grid of images (``cols`` wide), or for low-dimensional data a scatter/histogram against ``real``."""
     plt = _pyplot()
     if samples.shape[1] >= 64:
-        grid = image_grid(samples)
+        grid = image_grid(samples, cols)
         fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.4), dpi=100)
         ax.imshow(grid, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.axis("off")
@@ -322,12 +337,13 @@ class Progress:
         self.tty = stream.isatty()
         self.every = every if self.tty else 10.0
         self.last = 0.0
+        self.last_text = None
 
     def update(self, text: str, force: bool = False):
         now = time.monotonic()
-        if not force and now - self.last < self.every:
+        if (not force and now - self.last < self.every) or text == self.last_text:
             return
-        self.last = now
+        self.last, self.last_text = now, text
         if self.tty:
             self.stream.write("\r" + text[:160].ljust(100))
         else:
@@ -359,7 +375,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     records = [r for r in records if r["step"] <= trainer.step]  # drop lines after the checkpoint
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
     ckpt = out / "checkpoint.npz"
-    start, start_step = time.monotonic(), trainer.step
+    start, start_step, seconds_before = time.monotonic(), trainer.step, trainer.seconds
     sums, count = None, 0
     reason = "done"
 
@@ -385,7 +401,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
                 f"{trainer.step}; training stopped. The last good checkpoint, {ckpt}, is intact. "
                 "Try a smaller --lr.")
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
-                      epoch=trainer.epoch, seconds=round(time.monotonic() - start, 2))
+                      epoch=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
         records.append(record)
         with metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -396,8 +412,9 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         flush_metrics()
         samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
         save_samples_figure(samples, out / "samples" / f"{label}.png",
-                            f"{trainer.config.data} · {label} · step {trainer.step}", real_for_plots)
+                            f"{data_label(trainer.config)} · {label} · step {trainer.step}", real_for_plots)
         save_curves(records, out / "curves.png")
+        trainer.seconds = seconds_before + time.monotonic() - start
         trainer.save(ckpt)
 
     last = {}
@@ -426,9 +443,10 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     report_progress(force=True)
     progress.close()
     samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
-    save_samples_figure(samples, out / "samples.png", f"{trainer.config.data} · step {trainer.step}",
+    save_samples_figure(samples, out / "samples.png", f"{data_label(trainer.config)} · step {trainer.step}",
                         real_for_plots)
     save_curves(records, out / "curves.png")
+    trainer.seconds = seconds_before + time.monotonic() - start
     trainer.save(ckpt)
     return reason
 
@@ -446,6 +464,25 @@ def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
 
 
 # --- command line ----------------------------------------------------------------------
+
+
+def describe_os_error(err: OSError) -> str:
+    """The reason an output could not be written, in words (no traceback)."""
+    if isinstance(err, FileExistsError):  # mkdir met a file where a folder should be
+        return f"{err.filename} is a file, not a directory"
+    return err.strerror or str(err)
+
+
+class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help, except where the default is None/False.
+
+    For those the help says what happens instead (the recipe's value, or off).
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -485,7 +522,7 @@ def unit_interval(low_open: bool):
 
 def build_parser():
     p = ArgumentParser(prog="python -m tinygan.train", description=__doc__.split("\n")[0],
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsWhenSetFormatter)
     # None means "the recipe's value for this --arch" (see RECIPES) or, on --resume, the checkpoint's.
     p.add_argument("--data", default=None, help="mnist, fashion-mnist, or a toy set: " + ", ".join(toy_datasets()))
     p.add_argument("--data-dir", default=None, help="a directory of the four MNIST-format IDX files")
@@ -497,7 +534,7 @@ def build_parser():
     p.add_argument("--lr-d", type=positive(float), default=None, help="learning rate of D")
     p.add_argument("--beta1", type=unit_interval(False), default=None, help="Adam β1")
     p.add_argument("--beta2", type=unit_interval(False), default=None, help="Adam β2")
-    p.add_argument("--batch-size", type=positive(int), default=None)
+    p.add_argument("--batch-size", type=positive(int), default=None, help="examples per batch (default: the recipe's; 64 for MNIST)")
     p.add_argument("--z-dim", type=positive(int), default=None, help="noise dimension (default 100)")
     p.add_argument("--ema", type=unit_interval(False), default=None,
                    help="decay of the generator weights' moving average used for samples; 0 = off")
@@ -548,6 +585,16 @@ def explicit_settings(args) -> dict:
 
 
 def main(argv=None) -> int:
+    """The command line; a Ctrl-C outside the training loop ends it with a line, not a traceback."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\npython -m tinygan.train: interrupted (a checkpoint is only ever replaced whole, "
+              "so the last one written is intact)", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -565,13 +612,15 @@ def main(argv=None) -> int:
         except (checkpoint.CheckpointError, TypeError, KeyError) as err:
             parser.error(f"cannot resume: {err}")
         asked = explicit_settings(args)
+        flag = {name: name for name in asked}  # config field -> the option the user typed
         if "lr" in asked:
             asked["lr_g"] = asked["lr_d"] = asked.pop("lr")
+            flag["lr_g"] = flag["lr_d"] = flag.pop("lr")
         conflicts = {k: v for k, v in asked.items() if meta["config"].get(k, v) != v}
         if conflicts:
             name = next(iter(conflicts))
             parser.error(f"--resume continues the run as it was configured ({name}="
-                         f"{meta['config'][name]!r}); drop --{name.replace('_', '-')} or start a new run")
+                         f"{meta['config'][name]!r}); drop --{flag[name].replace('_', '-')} or start a new run")
     else:
         config = config_from_args(args, parser)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -596,8 +645,11 @@ def main(argv=None) -> int:
         print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
         return 2
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    except OSError as err:
+        parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
     limits = ", ".join(f"{k} {v}" for k, v in (("steps", max_steps), ("epochs", max_epochs),
                                                   ("seconds", max_seconds)) if v is not None)
     print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
@@ -620,15 +672,28 @@ def main(argv=None) -> int:
     except TrainingError as err:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint of this moment
+        print(f"\npython -m tinygan.train: stopped at once by a second Ctrl-C, without saving; "
+              f"{out / 'checkpoint.npz'} holds the last checkpoint written (at the end of an epoch), if any",
+              file=sys.stderr)
+        return 130
     finally:
         signal.signal(signal.SIGINT, previous)
 
-    print(f"stopped ({reason}) at step {trainer.step}, epoch {trainer.epoch}; checkpoint {out / 'checkpoint.npz'}")
+    done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
+            else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
+    print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {out / 'checkpoint.npz'}")
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}")
         return 130
     if config.data == "mnist" and not args.no_eval:
-        evaluate_run(trainer, out, args.eval_samples)
+        try:
+            evaluate_run(trainer, out, args.eval_samples)
+        except KeyboardInterrupt:
+            print(f"\npython -m tinygan.train: evaluation interrupted; the checkpoint is saved, so it can "
+                  f"run later with: python -m tinygan.evaluate --run {out} --json {out / 'eval.json'}",
+                  file=sys.stderr)
+            return 130
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
 
