@@ -414,7 +414,10 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         save_samples_figure(samples, out / "samples" / f"{label}.png",
                             f"{data_label(trainer.config)} · {label} · step {trainer.step}", real_for_plots)
         save_curves(records, out / "curves.png")
-        trainer.seconds = seconds_before + time.monotonic() - start
+        save_checkpoint()
+
+    def save_checkpoint():
+        trainer.seconds = seconds_before + time.monotonic() - start  # the clock a resumed run continues
         trainer.save(ckpt)
 
     last = {}
@@ -446,8 +449,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     save_samples_figure(samples, out / "samples.png", f"{data_label(trainer.config)} · step {trainer.step}",
                         real_for_plots)
     save_curves(records, out / "curves.png")
-    trainer.seconds = seconds_before + time.monotonic() - start
-    trainer.save(ckpt)
+    save_checkpoint()
     return reason
 
 
