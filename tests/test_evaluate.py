@@ -1,5 +1,6 @@
 """The evaluator: the math against closed forms, real digits vs noise, collapse, the CLI."""
 
+import io
 import json
 import math
 import subprocess
@@ -151,6 +152,13 @@ def test_cli_report_and_json(tmp_path, mnist_test, capsys):
     assert report["n_samples"] == 1000 and report["classes_covered"] == 10
 
 
+def npz_bytes(**arrays) -> bytes:
+    """An .npz archive's bytes (written under a .npy name, as a user might)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda p: None, "no such file"),
     (lambda p: np.save(p, np.zeros((5, 10), np.float32)), "shape (n, 784)"),
@@ -158,7 +166,7 @@ def test_cli_report_and_json(tmp_path, mnist_test, capsys):
     (lambda p: p.write_bytes(b"garbage"), "not a readable .npy"),
     (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy"),
     (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "not an .npz archive of arrays"),
-    (lambda p: np.savez(open(p, "wb"), x=np.zeros((5, 784))), "an .npz archive; save the samples with numpy.save"),
+    (lambda p: p.write_bytes(npz_bytes(x=np.zeros((5, 784)))), "an .npz archive; save the samples with numpy.save"),
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):
     path = tmp_path / "s.npy"
