@@ -141,12 +141,14 @@ def test_load_from_data_dir(tmp_path, gz):
         assert x.min() >= -1 and x.max() <= 1
 
 
-def test_data_dir_checksum_mismatch(tmp_path):
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("which", [0, 1], ids=["images", "labels"])
+def test_data_dir_checksum_mismatch(tmp_path, split, which):
     make_dataset(tmp_path)
-    stem = data.FILE_STEMS["test"][0]
+    stem = data.FILE_STEMS[split][which]
     (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32}  {stem}\n")
     with pytest.raises(DataError, match=f"{stem}.gz: checksum mismatch"):
-        load_dataset("mnist", "test", data_dir=tmp_path)
+        load_dataset("mnist", split, data_dir=tmp_path)
 
 
 def test_data_dir_checksum_match(tmp_path):
@@ -169,10 +171,11 @@ def test_missing_data_dir(tmp_path):
         load_dataset("mnist", data_dir=tmp_path / "nowhere")
 
 
-def test_wrong_image_shape(tmp_path):
+@pytest.mark.parametrize("shape", [(5, 27, 28), (5, 14, 56)])  # 14x56 has the right pixel count
+def test_wrong_image_shape(tmp_path, shape):
     make_dataset(tmp_path)
-    write_idx(tmp_path / f"{data.FILE_STEMS['test'][0]}.gz", np.zeros((5, 27, 28), np.uint8))
-    with pytest.raises(DataError, match="expected 28x28 images, got 27x28"):
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][0]}.gz", np.zeros(shape, np.uint8))
+    with pytest.raises(DataError, match=f"expected 28x28 images, got {shape[1]}x{shape[2]}"):
         load_dataset("mnist", "test", data_dir=tmp_path)
 
 

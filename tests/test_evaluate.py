@@ -82,6 +82,18 @@ def test_kl_to_uniform():
 
 # ----------------------------------------------------------------------------- on images
 
+def test_feature_statistics_are_the_sample_mean_and_unbiased_covariance():
+    x = np.random.default_rng(3).standard_normal((5, 3))  # n = 5: a biased covariance is 25% off
+    mu, cov = evaluate.feature_statistics(x)
+    np.testing.assert_allclose(mu, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(cov, np.cov(x, rowvar=False), rtol=1e-12)
+
+
+def test_a_class_is_covered_from_two_percent():
+    counts = [20, 19] + [120] * 7 + [121]  # 1,000 samples: 2.0%, 1.9% and eight of about 12%
+    assert sum(counts) == 1000 and evaluate.classes_covered(counts) == 9
+
+
 def test_real_test_digits_score_high(mnist_test):
     x, y = mnist_test
     # a random half: the test set's first and last 5,000 digits come from different

@@ -51,3 +51,37 @@ def test_ema_update():
     target, source = np.ones(4, np.float32), np.zeros(4, np.float32)
     gan.ema_update(target, source, 0.9)
     np.testing.assert_allclose(target, 0.9)
+
+
+
+
+def test_train_step_is_its_parts_with_the_options_it_is_given():
+    """``train_step(d_steps=3, loss=..., real_target=...)`` is 3 discriminator steps on 3 fresh
+    batches, then a generator step, each with the options given; its statistics are the mean
+    D(x) and D(G(z)) of the last discriminator step's batches."""
+    data = Random(7)
+    reals, noises = [data.normal((8, 3)) for _ in range(3)], [data.normal((8, 2)) for _ in range(3)]
+
+    def by_parts(loss, real_target):
+        G, D, opt_g, opt_d, _ = tiny_gan(seed=3)
+        for x, z in zip(reals, noises):
+            expected = float(nn.sigmoid(D(x)).mean()), float(nn.sigmoid(D(G(z))).mean())  # no dropout: eval = train
+            _, d_real, d_fake, fake, g_caches = gan.discriminator_step(G, D, opt_d, x, z, real_target)
+        gan.generator_step(G, D, opt_g, fake, g_caches, loss)
+        return G.flat_params, D.flat_params, expected
+
+    G_parts, D_parts, (d_real, d_fake) = by_parts("minimax", 0.9)
+    # The options matter, so passing them on is what the comparison below checks:
+    assert not np.array_equal(by_parts("minimax", 1.0)[1], D_parts)  # the real target moves D
+    assert not np.array_equal(by_parts("nonsaturating", 0.9)[0], G_parts)  # the loss moves G
+
+    G, D, opt_g, opt_d, _ = tiny_gan(seed=3)
+    real_batches, noise_batches = iter(reals), iter(noises)
+    stats = gan.train_step(G, D, opt_g, opt_d, real_batches.__next__, noise_batches.__next__,
+                           d_steps=3, loss="minimax", real_target=0.9)
+    assert next(real_batches, None) is None and next(noise_batches, None) is None  # all 3 used
+    assert (opt_d.t, opt_g.t) == (3, 1)
+    np.testing.assert_array_equal(D.flat_params, D_parts)
+    np.testing.assert_array_equal(G.flat_params, G_parts)
+    np.testing.assert_allclose([float(stats.d_real), float(stats.d_fake)], [d_real, d_fake], rtol=1e-6)
+    assert abs(d_real - d_fake) > 1e-3  # so a swap of the two would show

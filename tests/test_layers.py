@@ -218,3 +218,22 @@ def test_accumulate_false_writes_what_zero_grad_then_backward_adds(make):
     for name in added:
         np.testing.assert_allclose(layer.grads[name], added[name], rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(dx_written, dx_added)
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("make", [lambda r: nn.Dense(5, 4, rng=r, dtype="float64"),
+                                  lambda r: nn.BatchNorm1d(5, dtype="float64")])
+def test_param_grads_false_leaves_gradients_alone(make, train):
+    """The generator step differentiates a frozen D with ``param_grads=False``: its gradients
+    must stay what they were, and ``dx`` must be what a full backward gives."""
+    rng = Random(5)
+    layer = make(rng)
+    x = rng.normal((6, 5), dtype="float64")
+    y, cache = layer.forward(x, train=train)
+    dy = rng.normal(y.shape, dtype="float64")
+    for g in layer.grads.values():
+        g[...] = 99.0
+    dx_input_only = layer.backward(dy, cache, param_grads=False)
+    for name, g in layer.grads.items():
+        np.testing.assert_array_equal(g, 99.0, err_msg=name)
+    np.testing.assert_array_equal(dx_input_only, layer.backward(dy, cache))

@@ -348,3 +348,99 @@ def test_figures_name_the_data_directory(tmp_path):
     config = train.Config(data="mnist", data_dir=str(tmp_path / "letters"))
     assert train.data_label(config) == "letters"
     assert train.data_label(train.Config(data="mnist")) == "mnist"
+
+
+def small_trainer(n=300, **options):
+    """A Trainer on ``n`` random 784-pixel rows (no file I/O), batch 32."""
+    config = train.Config(**{"batch_size": 32, **options})
+    data = np.random.default_rng(0).uniform(-1, 1, (n, 784)).astype(np.float32)
+    return train.Trainer(config, data)
+
+
+def test_trainer_passes_its_recipe_to_the_gan_step(monkeypatch):
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return "stats"
+
+    monkeypatch.setattr(train.gan, "train_step", spy)
+    trainer = small_trainer(loss="minimax", label_smoothing=0.9, d_steps=2, ema=0.0)
+    assert trainer.train_step() == "stats"
+    assert seen == {"d_steps": 2, "loss": "minimax", "real_target": 0.9}
+
+
+def test_ema_follows_the_generator_with_a_warm_up():
+    """``G_ema ← d·G_ema + (1 − d)·G`` after each step, ``d = min(ema, (1 + step)/(10 + step))``."""
+    trainer = small_trainer(arch="default", ema=0.999)
+    for step, decay in ((0, 0.1), (10**6, 0.999)):
+        trainer.step = step
+        before = trainer.G_ema.flat_params.copy()
+        trainer.train_step()
+        expected = decay * before + (1 - decay) * trainer.G.flat_params
+        np.testing.assert_allclose(trainer.G_ema.flat_params, expected, rtol=1e-5, atol=1e-7)
+        assert np.abs(trainer.G.flat_params - before).max() > 1e-4  # G moved, so d is seen
+
+
+def test_each_epoch_visits_every_example_once_in_a_fresh_order():
+    trainer = small_trainer(n=100, arch="seed", ema=0.0)
+    trainer.x_train[:, 0] = np.arange(100)  # each row carries its own index
+    orders = []
+    for _ in range(2):
+        seen = np.concatenate([trainer.next_real_batch()[:, 0] for _ in range(trainer.batches_per_epoch)])
+        assert len(seen) == 96 and len(np.unique(seen)) == 96  # 3 batches of 32, no repeats
+        np.testing.assert_array_equal(np.sort(trainer.perm), np.arange(100))
+        orders.append(trainer.perm.copy())
+        trainer.start_next_epoch()
+    assert not np.array_equal(orders[0], orders[1])
+
+
+def test_ema_sampler_uses_the_generators_batchnorm_statistics():
+    trainer = small_trainer(arch="pytorch-gan", ema=0.9)
+    for _ in range(2):
+        trainer.train_step()
+    # Training moves G's running statistics; the EMA copy only averages parameters.
+    assert not np.allclose(trainer.G.flat_state, trainer.G_ema.flat_state)
+    sampler = trainer.sampler()
+    assert sampler is trainer.G_ema
+    np.testing.assert_array_equal(sampler.flat_state, trainer.G.flat_state)
+
+
+def test_sampling_uses_the_ema_generator_and_its_seed(tmp_path):
+    from tinygan import sample
+
+    trainer = small_trainer(arch="default", ema=0.999)
+    for _ in range(2):
+        trainer.train_step()
+    trainer.save(tmp_path / "checkpoint.npz")
+    G, config = sample.load_generator(tmp_path)
+    np.testing.assert_array_equal(G.flat_params, trainer.G_ema.flat_params)
+    assert not np.array_equal(G.flat_params, trainer.G.flat_params)
+    one = sample.generate(G, config, 4, seed=1)
+    np.testing.assert_array_equal(one, sample.generate(G, config, 4, seed=1))
+    assert not np.array_equal(one, sample.generate(G, config, 4, seed=2))
+
+
+class RunsCodeWhenUnpickled:
+    """An object whose unpickling creates a file: the proof that a pickle was loaded."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_pickles_in_a_checkpoint_or_samples_file_never_run(tmp_path):
+    from tinygan import evaluate
+
+    marker = tmp_path / "pickle-ran"
+    payload = np.array([RunsCodeWhenUnpickled(marker)], dtype=object)
+    meta = np.array(json.dumps({"format_version": checkpoint.FORMAT_VERSION}))
+    np.savez(tmp_path / "checkpoint.npz", G_params=payload, meta_json=meta)
+    np.save(tmp_path / "samples.npy", payload)
+    with pytest.raises(checkpoint.CheckpointError, match="not a readable"):
+        checkpoint.load(tmp_path / "checkpoint.npz")
+    with pytest.raises(evaluate.SampleError, match="not a readable"):
+        evaluate.load_samples_file(tmp_path / "samples.npy")
+    assert not marker.exists()

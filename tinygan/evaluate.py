@@ -129,6 +129,12 @@ def class_histogram(predictions, n_classes: int = N_CLASSES):
     return [int(c) for c in counts]
 
 
+def classes_covered(counts) -> int:
+    """How many classes hold at least ``COVERAGE_THRESHOLD`` (2%) of the ``sum(counts)`` samples."""
+    total = sum(counts)
+    return sum(c >= COVERAGE_THRESHOLD * total for c in counts)
+
+
 def kl_to_uniform(counts) -> float:
     """``KL(h ‖ uniform) = Σ h_k log(K h_k)`` for the normalised histogram ``h`` of ``counts``."""
     total = sum(counts)
@@ -212,7 +218,7 @@ def evaluate_samples(samples) -> dict:
         "inception_score_real": ref["is_real"],
         "mean_confidence": float(xp.exp(log_softmax(logits)).max(axis=1).mean()),
         "class_histogram": counts,
-        "classes_covered": sum(c >= COVERAGE_THRESHOLD * n for c in counts),
+        "classes_covered": classes_covered(counts),
         "kl_to_uniform": kl_to_uniform(counts),
         "note": FD_NOTE,
     }
