@@ -128,3 +128,4 @@ def test_random_is_reproducible_and_restorable():
     a.set_state(state)
     np.testing.assert_array_equal(a.uniform(5), first)
     assert a.normal((2,)).dtype == np.float32 and sorted(backend.to_numpy(a.permutation(6))) == list(range(6))
+    assert not np.array_equal(backend.Random(1).normal((4,)), backend.Random(2).normal((4,)))

@@ -237,3 +237,27 @@ def test_param_grads_false_leaves_gradients_alone(make, train):
     for name, g in layer.grads.items():
         np.testing.assert_array_equal(g, 99.0, err_msg=name)
     np.testing.assert_array_equal(dx_input_only, layer.backward(dy, cache))
+
+
+@pytest.mark.parametrize("layer, slope_at_zero", [(nn.ReLU(), 0.0), (nn.LeakyReLU(0.2), 0.2)])
+def test_slope_at_the_kink_is_the_left_one(layer, slope_at_zero):
+    """At exactly 0 the backward pass uses the left slope, as PyTorch does."""
+    x = np.array([[-1.0, 0.0, 1.0]])
+    _, cache = layer.forward(x)
+    dx = layer.backward(np.ones_like(x), cache)
+    np.testing.assert_allclose(dx, [[slope_at_zero, slope_at_zero, 1.0]], rtol=1e-15)
+
+
+def test_calling_a_network_is_eval_mode_and_changes_nothing():
+    net = nn.Sequential(nn.Dense(3, 4, rng=Random(1)), nn.BatchNorm1d(4), nn.Dropout(0.5))
+    x = Random(2).normal((8, 3))
+    net.forward(x, train=True)  # running statistics away from their initial values
+    state, rng_states = net.flat_state.copy(), net.get_rng_states()
+    np.testing.assert_array_equal(net(x), net.forward(x, train=False)[0])
+    np.testing.assert_array_equal(net.flat_state, state)
+    assert net.get_rng_states() == rng_states
+
+
+def test_rng_states_must_match_the_random_layers():
+    with pytest.raises(ValueError, match="1 random layers, got 0 states"):
+        nn.Sequential(nn.Dense(2, 2), nn.Dropout()).set_rng_states([])

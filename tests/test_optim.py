@@ -59,23 +59,26 @@ def test_adam_float32_stays_float32_and_close_to_float64():
     np.testing.assert_allclose(ours32, ref, rtol=1e-5, atol=1e-6)
 
 
-def test_sgd_momentum_matches_formula():
+@pytest.mark.parametrize("wd", [0.0, 1e-2])
+def test_sgd_momentum_matches_formula(wd):
     gradients = gradient_sequence(2, 11, 50)
     theta = np.ones(11)
-    ours, _ = run(optim.SGD, theta, gradients, lr=0.05, momentum=0.9)
+    ours, _ = run(optim.SGD, theta, gradients, lr=0.05, momentum=0.9, weight_decay=wd)
     u, ref = np.zeros(11), theta.copy()
     for g in gradients:
-        u = 0.9 * u + g
+        u = 0.9 * u + g + wd * ref
         ref = ref - 0.05 * u
     np.testing.assert_allclose(ours, ref, rtol=1e-13)
 
 
-def test_rmsprop_matches_formula():
+@pytest.mark.parametrize("wd", [0.0, 1e-2])
+def test_rmsprop_matches_formula(wd):
     gradients = gradient_sequence(3, 11, 50)
     theta = np.ones(11)
-    ours, _ = run(optim.RMSprop, theta, gradients, lr=0.01, alpha=0.9, eps=1e-6)
+    ours, _ = run(optim.RMSprop, theta, gradients, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=wd)
     s, ref = np.zeros(11), theta.copy()
     for g in gradients:
+        g = g + wd * ref
         s = 0.9 * s + 0.1 * g * g
         ref = ref - 0.01 * g / (np.sqrt(s) + 1e-6)
     np.testing.assert_allclose(ours, ref, rtol=1e-12)
@@ -119,3 +122,14 @@ def test_step_makes_no_new_buffers():
     opt.step()
     assert (id(opt.m_sum), id(opt.v_sum), id(opt.params)) == ids and opt.params is p
     assert np.all(p < 1)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p, g: optim.SGD(p, g, momentum=1.0), "momentum"),
+    (lambda p, g: optim.SGD(p, g, weight_decay=-1.0), "weight_decay"),
+    (lambda p, g: optim.RMSprop(p, g, alpha=1.0), "alpha"),
+    (lambda p, g: optim.RMSprop(p, g, eps=0.0), "eps"),
+])
+def test_sgd_and_rmsprop_refuse_bad_settings(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(np.zeros(3), np.zeros(3))

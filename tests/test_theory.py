@@ -262,3 +262,31 @@ def test_mode_collapse_runs_and_plots(tmp_path):
         k = 8 if r.details["dataset"] == "ring8" else 25
         assert 0 <= r.details["covered"] <= k and 0 <= r.details["hq"] <= 1
     assert (tmp_path / "7_mode_collapse.png").stat().st_size > 0
+
+
+def test_optimal_discriminator_is_one_half_where_both_densities_vanish():
+    np.testing.assert_array_equal(theory.optimal_discriminator([0.0, 0.5, 0.2], [0.0, 0.5, 0.0]), [0.5, 0.5, 1.0])
+
+
+def test_trapezoid_is_exact_for_straight_lines():
+    x = np.linspace(0, 1, 11)
+    assert float(theory.trapezoid(x, x)) == pytest.approx(0.5, abs=1e-15)
+    assert float(theory.trapezoid(np.ones(2), np.array([0.0, 3.0]))) == 3.0
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_histogram_jsd_keeps_samples_outside_the_range_apart(sign):
+    """0.95 falls in the last bin of [-1, 1] and 5.0 in the overflow bin: disjoint, JSD = log 2."""
+    jsd = theory.histogram_jsd(np.full(100, 0.95 * sign), np.full(100, 5.0 * sign), -1, 1, 10)
+    assert float(jsd) == pytest.approx(math.log(2), rel=1e-12)
+
+
+def test_toy_modes_are_where_the_docstring_says():
+    grid, _ = toy.modes("grid25")
+    expected = {(i, j) for i in (-4, -2, 0, 2, 4) for j in (-4, -2, 0, 2, 4)}
+    assert {tuple(float(v) for v in c) for c in np.asarray(grid)} == expected
+    ring, _ = toy.modes("ring8")
+    ring = np.asarray(ring, dtype=np.float64)
+    np.testing.assert_allclose(np.hypot(ring[:, 0], ring[:, 1]), toy.RING_RADIUS, rtol=1e-6)
+    angles = np.sort(np.mod(np.arctan2(ring[:, 1], ring[:, 0]), 2 * np.pi))
+    np.testing.assert_allclose(angles, np.arange(8) * np.pi / 4, atol=1e-6)

@@ -41,6 +41,9 @@ def test_smoke_run_writes_everything(tmp_path, capsys):
     assert records[-1]["step"] == 12
     assert all(0 < r["d_real"] < 1 and np.isfinite(r["loss_d"]) for r in records)
     assert "step 12" in out and "steps/s" in out and "D(G(z))" in out
+    # 9 batches an epoch: step 12 is in the second epoch, and both lines count epochs from 1
+    assert "epoch 2 step 12" in out and "at step 12, in epoch 2" in out
+    assert set(records[-1]) == {"loss_d", "loss_g", "d_real", "d_fake", "step", "epoch", "seconds"}
 
 
 @pytest.mark.parametrize("arch", ["seed", "default"])  # "default" adds dropout RNGs and the EMA
@@ -444,3 +447,56 @@ def test_pickles_in_a_checkpoint_or_samples_file_never_run(tmp_path):
     with pytest.raises(evaluate.SampleError, match="not a readable"):
         evaluate.load_samples_file(tmp_path / "samples.npy")
     assert not marker.exists()
+
+
+def test_an_epoch_ends_when_a_whole_iteration_no_longer_fits():
+    trainer = small_trainer(n=300, batch_size=100, d_steps=2, arch="seed", ema=0.0)  # 3 batches
+    trainer.train_step()  # uses batches 1 and 2; a second iteration would need a 4th
+    assert trainer.epoch_done()
+    with pytest.raises(RuntimeError, match="start_next_epoch"):
+        trainer.train_step()
+    assert train._eta(small_trainer(n=320, d_steps=2, arch="seed", ema=0.0), 1.0, 0, None, 1, None) == "5s"
+
+
+def test_metrics_are_the_mean_of_the_steps_since_the_last_line(tmp_path, monkeypatch):
+    trainer = small_trainer(arch="seed", ema=0.0)
+    values = iter([(1.0, 2.0, 0.5, 0.25), (3.0, 4.0, 0.7, 0.15), (2.0, 3.0, 0.6, 0.2)])
+
+    def fixed_step():
+        trainer.step += 1
+        return train.gan.StepStats(*next(values))
+
+    monkeypatch.setattr(trainer, "train_step", fixed_step)
+    train.run(trainer, tmp_path, max_steps=3, log_every=100, progress=train.Progress(open(os.devnull, "w")))
+    (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    seconds = record.pop("seconds")
+    assert record == {"loss_d": 2.0, "loss_g": 3.0, "d_real": pytest.approx(0.6), "d_fake": pytest.approx(0.2),
+                      "step": 3, "epoch": 0} and seconds >= 0
+
+
+def test_the_default_time_budget_applies_only_without_other_limits(tmp_path, capsys, monkeypatch):
+    limits = []
+
+    def record_limits(trainer, out, max_steps, max_epochs, max_seconds, **kwargs):
+        limits.append((max_steps, max_epochs, max_seconds))
+        return "done"
+
+    monkeypatch.setattr(train, "run", record_limits)
+    for i, extra in enumerate([["--epochs", "1"], ["--steps", "3"], []]):
+        assert run_cli(capsys, *SMALL, *extra, "--out", tmp_path / str(i))[0] == 0
+    assert limits == [(None, 1, None), (3, None, None), (None, None, 300.0)]
+
+
+def test_max_seconds_counts_this_invocation_only(tmp_path, capsys, monkeypatch):
+    """A resumed run gets its own --max-seconds, whatever the run's clock already says."""
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "5", "--out", out)[0] == 0
+    original = train.Trainer.load_state
+
+    def load_with_a_long_past(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.seconds = 1000.0
+
+    monkeypatch.setattr(train.Trainer, "load_state", load_with_a_long_past)
+    code, text, _ = run_cli(capsys, "--resume", "--out", out, "--steps", "20", "--max-seconds", "60")
+    assert code == 0 and "stopped (done) at step 20" in text

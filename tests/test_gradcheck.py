@@ -1,0 +1,26 @@
+"""The gradient checker itself: every gradient test is only as strict as ``rel_error``."""
+
+import numpy as np
+import pytest
+
+from tinygan import gradcheck
+
+
+def test_rel_error_is_the_worst_entry_over_the_scale():
+    # One wrong entry in a thousand counts in full: an average would hide it.
+    assert gradcheck.rel_error(np.r_[1.0, np.zeros(999)], np.zeros(1000)) == 1.0
+    assert gradcheck.rel_error([1.0, 2.0], [1.0, 2.5]) == pytest.approx(0.5 / 4.5, rel=1e-15)
+    assert gradcheck.rel_error(np.zeros(3), np.zeros(3)) == 0.0
+
+
+def test_rel_error_refuses_shapes_that_would_broadcast():
+    with pytest.raises(ValueError, match="shapes differ"):
+        gradcheck.rel_error(np.zeros(3), np.zeros((3, 1)))
+
+
+def test_numerical_gradient_is_central():
+    """For f = x³ the central difference is off by h² only; a forward difference by 3xh."""
+    x = np.array([2.0])
+    g = gradcheck.numerical_gradient(lambda: float((x ** 3).sum()), x, h=1e-3)
+    assert abs(g[0] - 12.0) < 2e-6
+    assert x[0] == 2.0  # restored
