@@ -53,8 +53,6 @@ def test_ema_update():
     np.testing.assert_allclose(target, 0.9)
 
 
-
-
 def test_train_step_is_its_parts_with_the_options_it_is_given():
     """``train_step(d_steps=3, loss=..., real_target=...)`` is 3 discriminator steps on 3 fresh
     batches, then a generator step, each with the options given; its statistics are the mean
