@@ -261,7 +261,7 @@ def check_pointwise_optimum(n_pairs: int = 500, grid: int = 100_001, seed: int =
     for start in range(0, n_pairs, 50):  # chunks of pairs keep the array at 50 × grid
         f = a[start:start + 50] * log_y + b[start:start + 50] * log_1my
         best[start:start + 50] = y[f.argmax(axis=1)]
-    y_star = (a / (a + b)).reshape(-1)
+    y_star = optimal_discriminator(a, b).reshape(-1)  # a/(a+b): the function the lessons use
     err = float(xp.abs(best - y_star).max())
     return _result("1a", "a·log y + b·log(1−y) is maximised at y = a/(a+b)",
                    f"dense search, {grid:,} points, {n_pairs} random (a,b) in [1e-3,1e3]²",
@@ -667,7 +667,9 @@ def check_fixed_point(seed: int = 3) -> Result:
         the samples.
 
     Tolerance 1e-12 for (i)–(iii) (exact zeros up to float64 rounding) and relative
-    1e-12 for (iv).
+    1e-12 for (iv).  In (iv) each backprop gradient must also match finite differences
+    (relative 1e-6, ``details["fd_rel_error"]``): the two gradients come from the same
+    backward code, so their agreement alone would not catch a wrong derivative.
     """
     from .gradcheck import numerical_gradient, rel_error
 
@@ -708,7 +710,7 @@ def check_fixed_point(seed: int = 3) -> Result:
     D2 = _as_float64(mlp([3, 16, 1], Random(seed + 1)))
     z0 = z[:1]
     D2.layers[-1].params["b"][...] -= D2(G(z0))[0, 0]
-    grads = []
+    grads, fd_errors = [], []
     for kind in ("minimax", "nonsaturating"):
         fake, g_caches = G.forward(z0, train=True)
         logits, d_caches = D2.forward(fake, train=True)
@@ -716,18 +718,24 @@ def check_fixed_point(seed: int = 3) -> Result:
         G.zero_grad()
         G.backward(dfake, g_caches)
         grads.append(G.flat_grads.copy())
+        # Two gradients from one backward code would agree even if that code were wrong;
+        # finite differences tie each of them to the loss itself.
+        numeric = numerical_gradient(lambda: losses.generator_loss(D2(G(z0)), kind)[0], G.flat_params)
+        fd_errors.append(rel_error(grads[-1], numeric))
     errs["rel ∇G minimax vs non-sat, any D at D=½"] = rel_error(grads[0], grads[1])
     grad_size = float(xp.abs(grads[0]).max())
+    fd_error = max(fd_errors)
     err = max(errs.values())
-    if not (nonzero_logit > 0.1 / 64 and grad_size > 1e-6):
-        err = float("inf")  # the non-trivial parts must really be non-zero
+    if not (nonzero_logit > 0.1 / 64 and grad_size > 1e-6 and fd_error < 1e-6):
+        err = float("inf")  # the non-trivial parts must really be non-zero, and right
     return _result("5", "p_g = p_data, D ≡ ½: ∇_θG E[L_G] = 0 for both losses (and ∇_θD = 0)",
                    "float64 nets, D's last layer zeroed; backprop + finite differences; "
                    "and any D with D(G(z)) = ½: both losses give the same ∇_θG",
                    err, 1e-12,
                    f"max of {len(errs)} residuals = {err:.1e}; dL/da = {float(g_mm[0, 0]) * 64:.2f}/N "
-                   f"(not 0); ‖∇G‖∞ with non-constant D = {grad_size:.2e} (not 0)",
-                   residuals=errs)
+                   f"(not 0); ‖∇G‖∞ with non-constant D = {grad_size:.2e} (not 0), "
+                   f"backprop vs finite differences {fd_error:.1e}",
+                   residuals=errs, fd_rel_error=fd_error)
 
 
 def _as_float64(net):
