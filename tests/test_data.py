@@ -247,5 +247,9 @@ def test_import_finds_module_not_folder():
 
 @pytest.mark.skipif(not data.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
 def test_installed_fashion_mnist():
-    x, y = load_dataset("fashion-mnist", "test")
-    assert x.shape == (10_000, 784) and np.bincount(y).tolist() == [1000] * 10
+    """The Debian package's real files, at the path and under the names the loader expects."""
+    for split, n in (("train", 60_000), ("test", 10_000)):
+        x, y = load_dataset("fashion-mnist", split)
+        assert x.shape == (n, 784) and x.dtype == np.float32, split
+        assert x.min() == -1 and x.max() == 1, split
+        assert np.bincount(y).tolist() == [n // 10] * 10, split
