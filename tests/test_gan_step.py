@@ -48,9 +48,11 @@ def test_train_step_learns_a_shifted_gaussian():
 
 
 def test_ema_update():
-    target, source = np.ones(4, np.float32), np.zeros(4, np.float32)
-    gan.ema_update(target, source, 0.9)
-    np.testing.assert_allclose(target, 0.9)
+    target, source = np.ones(4, np.float32), np.full(4, 3.0, np.float32)
+    out = gan.ema_update(target, source, 0.9)
+    assert out is target  # in place: the EMA generator's layers view this buffer
+    np.testing.assert_allclose(target, 0.9 * 1 + 0.1 * 3, rtol=1e-6)
+    np.testing.assert_array_equal(source, 3.0)
 
 
 def test_train_step_is_its_parts_with_the_options_it_is_given():

@@ -115,7 +115,8 @@ def test_optimizer_argument_errors():
         opt.load_state_dict({"m_sum": np.zeros(5), "v_sum": np.zeros(3), "t": 1})
 
 
-def test_step_makes_no_new_buffers():
+def test_step_updates_its_buffers_in_place():
+    """The layers' parameters are views of ``params``: a step that rebinds it moves nothing."""
     p, g = np.ones(10, np.float32), np.ones(10, np.float32)
     opt = optim.Adam(p, g, lr=0.1)
     ids = (id(opt.m_sum), id(opt.v_sum), id(opt.params))

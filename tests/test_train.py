@@ -82,7 +82,7 @@ def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (out / "checkpoint.npz").read_bytes() == good
 
 
-def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "tinygan.train", *SMALL, "--arch", "seed", "--steps", "1000000",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -96,6 +96,19 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path):
     assert "Traceback" not in stderr and "resume with: python -m tinygan.train --resume --out" in stdout
     _, meta = checkpoint.load(out / "checkpoint.npz")
     assert meta["step"] > 0
+    # The interrupted run goes on where it stopped: 3 more steps end where a run that was
+    # never interrupted ends.
+    steps = meta["step"] + 3
+    code, text, err = run_cli(capsys, "--resume", "--out", out, "--steps", steps)
+    assert code == 0, err
+    assert f"resuming at step {meta['step']}" in text
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", steps, "--out", tmp_path / "straight")[0] == 0
+    resumed, meta_resumed = checkpoint.load(out / "checkpoint.npz")
+    straight, meta_straight = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
+    assert meta_resumed["step"] == steps and meta_resumed["rng"] == meta_straight["rng"]
+    assert sorted(resumed) == sorted(straight)
+    for name in straight:
+        np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -306,13 +319,13 @@ def test_interpolate_refuses_a_run_that_does_not_draw_images(tmp_path, capsys):
 
 
 def test_metrics_clock_continues_across_resume(tmp_path, capsys):
-    common = [*SMALL, "--arch", "seed", "--batch-size", "16"]
-    assert run_cli(capsys, *common, "--steps", "100", "--out", tmp_path / "run")[0] == 0
+    common = [*SMALL, "--arch", "seed", "--batch-size", "16"]  # 18 batches an epoch
+    assert run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "run")[0] == 0
     _, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
     assert meta["seconds"] > 0
-    assert run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "200", "--no-eval")[0] == 0
+    assert run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "40", "--no-eval")[0] == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    after = [r["seconds"] for r in records if r["step"] > 100]
+    after = [r["seconds"] for r in records if r["step"] > 20]  # the epoch end at step 36
     assert after and min(after) >= meta["seconds"]
     seconds = [r["seconds"] for r in records]
     assert seconds == sorted(seconds)
