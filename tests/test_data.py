@@ -119,6 +119,13 @@ def test_checksum(tmp_path):
     np.testing.assert_array_equal(read_idx(path, sha256=good), a)
     with pytest.raises(DataError, match=r"a.gz: checksum mismatch"):
         read_idx(path, sha256="0" * 64)
+    np.testing.assert_array_equal(read_idx(path, sha256=good.upper()), a)  # hex digits in either case
+
+
+def test_an_idx_file_may_hold_zero_items(tmp_path):
+    path = tmp_path / "empty"
+    path.write_bytes(idx_bytes(np.zeros(0, np.uint8)))  # the header alone: 8 bytes
+    assert read_idx(path).shape == (0,)
 
 
 def test_missing_file_names_path(tmp_path):
@@ -157,6 +164,16 @@ def test_data_dir_checksum_match(tmp_path):
     digest = hashlib.sha256(gzip.decompress((tmp_path / f"{stem}.gz").read_bytes())).hexdigest()
     (tmp_path / "SHA256SUMS").write_text(f"{digest}  {stem}\n")
     assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+def test_checksum_file_in_binary_mode_still_checks(tmp_path):
+    """``sha256sum -b`` writes ``<digest> *<name>``: the name is the part after the star."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][1]
+    (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32} *{stem}\n")
+    assert data.read_checksums(tmp_path / "SHA256SUMS") == {stem: "ab" * 32}
+    with pytest.raises(DataError, match=f"{stem}.gz: checksum mismatch"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
 
 
 def test_missing_file_in_data_dir(tmp_path):

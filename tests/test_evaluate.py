@@ -114,6 +114,8 @@ def test_real_train_digits_near_floor():
     r = evaluate.evaluate_samples(x[-10_000:])  # not the floor's random subset
     assert 0 < r["fd_real_floor"] < 2
     assert r["fd"] < 3 * r["fd_real_floor"]
+    # the floor is the documented random 10,000 (lesson 10 quotes 0.448), not the first 10,000
+    assert abs(r["fd_real_floor"] - 0.448) < 0.002
 
 
 def test_uniform_noise_scores_badly():
@@ -121,6 +123,9 @@ def test_uniform_noise_scores_badly():
     r = evaluate.evaluate_samples(noise)
     assert r["fd"] > 50 * r["fd_real_floor"]
     assert r["inception_score"] < 3
+    # each sample's top probability, averaged (measured 0.56); the top over the samples
+    # of each class would be near 1
+    assert 0.3 < r["mean_confidence"] < 0.8
 
 
 def test_single_class_is_flagged(mnist_test):
@@ -146,6 +151,8 @@ def test_accepts_28x28_images(mnist_test):
     (np.full((10, 784), 255, np.float32), r"\[-1, 1\]"),
     (np.full((10, 784), np.nan, np.float32), "NaN"),
     (np.zeros((10, 784), "U1"), "numbers"),
+    (np.zeros((10, 14, 56), np.float32), r"shape \(n, 784\).*\(10, 14, 56\)"),  # 784 pixels, not 28x28
+    (np.zeros((10, 27, 28), np.float32), r"shape \(n, 784\)"),
 ])
 def test_bad_samples_rejected(bad, message):
     with pytest.raises(evaluate.SampleError, match=message):
@@ -162,6 +169,8 @@ def test_cli_report_and_json(tmp_path, mnist_test, capsys):
     assert "Frechet distance" in out and "NOT comparable with Inception FID" in out
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["n_samples"] == 1000 and report["classes_covered"] == 10
+    assert f"{report['fd']:.3f}   (real-data floor {report['fd_real_floor']:.3f}: 10,000 train digits" in out
+    assert f"mean confidence            {report['mean_confidence']:.3f}" in out
 
 
 def npz_bytes(**arrays) -> bytes:

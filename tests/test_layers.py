@@ -183,6 +183,23 @@ def test_layer_argument_errors():
         nn.LeakyReLU(-0.1)
     with pytest.raises(ValueError, match="eps"):
         nn.BatchNorm1d(3, eps=0)
+    for momentum in (-0.1, 1.5):  # a weight on the new batch: outside [0, 1] the average diverges
+        with pytest.raises(ValueError, match="momentum"):
+            nn.BatchNorm1d(3, momentum=momentum)
+
+
+def test_leaky_relu_with_a_slope_above_one():
+    """alpha > 1 is allowed; then max(x, αx) would be wrong (it picks αx for x > 0)."""
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    y, cache = nn.LeakyReLU(3.0).forward(x)
+    np.testing.assert_array_equal(y, [[-6.0, -1.5, 0.0, 0.5, 2.0]])
+    np.testing.assert_array_equal(nn.LeakyReLU(3.0).backward(np.ones_like(x), cache), [[3, 3, 3, 1, 1]])
+
+
+def test_a_network_takes_its_layers_dtype():
+    net = nn.Sequential(nn.Dense(3, 2, dtype="float64"), nn.Tanh())
+    assert net.dtype == np.float64 and net.flat_params.dtype == np.float64
+    assert nn.Sequential(nn.Tanh()).dtype == np.float32  # nothing to go by: the training dtype
 
 
 @pytest.mark.parametrize("init,expected_std", [("xavier", np.sqrt(2 / (400 + 300))),

@@ -84,3 +84,11 @@ def test_generator_loss_dispatch():
     assert losses.generator_loss(a)[0] == losses.generator_loss_nonsaturating(a)[0]
     with pytest.raises(ValueError, match="nonsaturating, minimax"):
         losses.generator_loss(a, "wasserstein")
+
+
+def test_softplus_keeps_its_tiny_values():
+    """softplus(a) = log(1 + e^a) ≈ e^a for a ≪ 0: log1p keeps it, log(1 + ·) rounds it to 0."""
+    a64 = np.array([-40.0, -100.0, -700.0])
+    np.testing.assert_allclose(losses.softplus(a64), np.exp(a64), rtol=1e-12)
+    a32 = np.array([-20.0, -80.0], np.float32)
+    np.testing.assert_allclose(losses.softplus(a32), np.exp(a32.astype(np.float64)), rtol=1e-6)

@@ -110,6 +110,10 @@ def test_optimizer_argument_errors():
         optim.SGD(p, np.zeros(4, np.float32))
     with pytest.raises(ValueError, match="beta"):
         optim.Adam(p, p.copy(), betas=(1.0, 0.999))
+    with pytest.raises(ValueError, match="beta"):  # bias correction would divide by 1 − 1^t = 0
+        optim.Adam(p, p.copy(), betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="eps > 0"):  # a zero gradient would step by 0/0
+        optim.Adam(p, p.copy(), eps=0.0)
     opt = optim.Adam(p, p.copy())
     with pytest.raises(ValueError, match="shape"):
         opt.load_state_dict({"m_sum": np.zeros(5), "v_sum": np.zeros(3), "t": 1})
@@ -123,6 +127,24 @@ def test_step_updates_its_buffers_in_place():
     opt.step()
     assert (id(opt.m_sum), id(opt.v_sum), id(opt.params)) == ids and opt.params is p
     assert np.all(p < 1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p, g: optim.Adam(p, g, lr=0.1), lambda p, g: optim.SGD(p, g, lr=0.1, momentum=0.9),
+    lambda p, g: optim.RMSprop(p, g, lr=0.1)], ids=["Adam", "SGD", "RMSprop"])
+def test_a_new_lr_takes_effect_on_the_next_step(make):
+    """Schedules (the classifier's cosine decay) set ``opt.lr`` between steps."""
+    steps = []
+    for lr in (0.1, 0.01):
+        p, g = np.ones(5, np.float64), np.full(5, 0.5)
+        opt = make(p, g)
+        opt.step()
+        opt.lr = lr
+        before = p.copy()
+        opt.step()
+        steps.append(before - p)
+    # same state after step 1, so step 2 is proportional to lr
+    np.testing.assert_allclose(steps[1], steps[0] / 10, rtol=1e-12)
 
 
 @pytest.mark.parametrize("make, message", [

@@ -5,6 +5,7 @@ Runs use a few hundred MNIST digits and a few dozen steps, so each takes about a
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 from tinygan import checkpoint, train
+from tinygan.backend import Random
 
 SMALL = ["--data", "mnist", "--subset", "300", "--batch-size", "32", "--no-eval"]
 
@@ -172,6 +174,16 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
 
 
+def test_checkpoint_is_written_beside_its_target_then_renamed(tmp_path, monkeypatch):
+    """A rename is atomic only within one file system, so the temporary file goes in the run directory."""
+    renames = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (renames.append((src, dst)), real_replace(src, dst))[1])
+    checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {"step": 1})
+    [(src, dst)] = renames
+    assert os.path.dirname(src) == str(tmp_path) and dst == tmp_path / "c.npz"
+
+
 def test_sample_cli(tmp_path, capsys):
     from tinygan import sample
 
@@ -181,9 +193,31 @@ def test_sample_cli(tmp_path, capsys):
     assert samples.shape == (7, 784) and samples.dtype == np.float32 and np.abs(samples).max() <= 1
     assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "i.png"), "--interpolate"]) == 0
     assert (tmp_path / "i.png").stat().st_size > 1000
-    with pytest.raises(SystemExit) as exit_:
-        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.txt")])
-    assert exit_.value.code == 2
+    # --seed reaches the walks: another seed, another picture; the same seed, the same one
+    for name, seed in (("i0.png", "0"), ("i5.png", "5")):
+        assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / name), "--interpolate",
+                            "--seed", seed]) == 0
+    assert (tmp_path / "i0.png").read_bytes() == (tmp_path / "i.png").read_bytes()
+    assert (tmp_path / "i5.png").read_bytes() != (tmp_path / "i.png").read_bytes()
+    for argv, message in ((["--out", str(tmp_path / "s.txt")], "must end in .npy or .png"),
+                          (["--out", str(tmp_path / "s.npy"), "--n", "0"], "must be > 0, got 0"),
+                          (["--out", str(tmp_path / "s.npy"), "--n", "-5"], "must be > 0, got -5")):
+        with pytest.raises(SystemExit) as exit_:
+            sample.main(["--run", str(tmp_path / "run"), *argv])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_interpolation_walks_are_straight_lines_between_two_seeded_ends():
+    from tinygan import sample
+
+    config = train.Config(z_dim=5)
+    identity = lambda z: z  # noqa: E731 - a "generator" that shows the noise it is given
+    z = sample.interpolate(identity, config, rows=3, cols=4, seed=7).reshape(3, 4, 5)
+    ends = Random(7).normal((2, 3, 5))
+    np.testing.assert_allclose(z[:, 0], ends[0], rtol=1e-6)
+    np.testing.assert_allclose(z[:, -1], ends[1], rtol=1e-6)  # the walk reaches its second end
+    for k, t in enumerate(np.linspace(0, 1, 4)):
+        np.testing.assert_allclose(z[:, k], (1 - t) * ends[0] + t * ends[1], rtol=1e-5, atol=1e-6)
 
 
 def test_evaluate_cli_scores_a_run(tmp_path, capsys):
@@ -194,6 +228,16 @@ def test_evaluate_cli_scores_a_run(tmp_path, capsys):
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["n_samples"] == 300 and report["fd"] > 10 * report["fd_real_floor"]  # 2 steps: not digits yet
     assert evaluate.main(["--run", str(tmp_path / "missing")]) == 2
+    capsys.readouterr()
+    assert evaluate.main(["--run", str(tmp_path / "run"), "--n", "0"]) == 2
+    assert "--n must be > 0, got 0" in capsys.readouterr().err
+    # the same generator, recorded as trained on Fashion-MNIST: the digit classifier says no
+    arrays, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    meta["config"]["data"] = "fashion-mnist"
+    (tmp_path / "fashion").mkdir()
+    checkpoint.save(tmp_path / "fashion" / "checkpoint.npz", arrays, meta)
+    assert evaluate.main(["--run", str(tmp_path / "fashion"), "--n", "300"]) == 2
+    assert "trained on 'fashion-mnist'; this evaluator scores MNIST digits" in capsys.readouterr().err
 
 
 def test_nan_weights_never_reach_a_checkpoint(tmp_path):
@@ -513,3 +557,98 @@ def test_max_seconds_counts_this_invocation_only(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(train.Trainer, "load_state", load_with_a_long_past)
     code, text, _ = run_cli(capsys, "--resume", "--out", out, "--steps", "20", "--max-seconds", "60")
     assert code == 0 and "stopped (done) at step 20" in text
+
+
+# ----------------------------------------------------------------------------- the small pieces
+
+def test_durations_read_as_minutes_and_zero_padded_seconds():
+    assert [train.fmt_duration(s) for s in (-3, 0, 5, 59.9, 60, 65, 3600)] == [
+        "0s", "0s", "5s", "59s", "1m00s", "1m05s", "60m00s"]
+
+
+@pytest.mark.parametrize("argv, field, value", [
+    (["--loss", "minimax"], "loss", "minimax"),
+    (["--d-steps", "3"], "d_steps", 3),
+    (["--lr-g", "1e-3"], "lr_g", 1e-3),
+    (["--lr-d", "3e-4"], "lr_d", 3e-4),
+    (["--beta1", "0.7"], "beta1", 0.7),
+    (["--beta2", "0.99"], "beta2", 0.99),
+    (["--batch-size", "32"], "batch_size", 32),
+    (["--z-dim", "16"], "z_dim", 16),
+    (["--ema", "0"], "ema", 0.0),  # 0 = off
+    (["--label-smoothing", "0.9"], "label_smoothing", 0.9),
+    (["--seed", "7"], "seed", 7),
+    (["--subset", "500"], "subset", 500),
+    (["--arch", "pytorch-gan"], "arch", "pytorch-gan"),
+    (["--data", "fashion-mnist"], "data", "fashion-mnist"),
+])
+def test_every_option_reaches_the_config(argv, field, value):
+    parser = train.build_parser()
+    config = train.config_from_args(parser.parse_args(argv), parser)
+    assert getattr(config, field) == value
+    assert getattr(train.config_from_args(parser.parse_args([]), parser), field) != value  # not the default anyway
+
+
+def test_lr_sets_both_learning_rates():
+    parser = train.build_parser()
+    config = train.config_from_args(parser.parse_args(["--lr", "1e-3"]), parser)
+    assert config.lr_g == config.lr_d == 1e-3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--ema", "1"], r"must be in \[0, 1\), got 1"),
+    (["--lr", "inf"], "must be > 0, got inf"),
+    (["--lr", "nan"], "must be > 0, got nan"),
+    (["--max-seconds", "inf"], "must be > 0, got inf"),
+    (["--label-smoothing", "0"], r"must be in \(0, 1\], got 0"),
+])
+def test_values_outside_their_range_are_refused(capsys, argv, message):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and re.search(message, err) and "Traceback" not in err
+
+
+def test_image_grid_is_filled_row_by_row():
+    images = np.repeat(np.linspace(-1, 1, 7, dtype=np.float32)[:, None], 784, axis=1)  # tile i is all one value
+    grid = train.image_grid(images, cols=4)
+    assert grid.shape == (2 * 29 + 1, 4 * 29 + 1)  # 7 tiles in rows of 4: 2 rows, the last one short
+    tile = lambda r, c: grid[1 + 29 * r:29 * (r + 1), 1 + 29 * c:29 * (c + 1)]  # noqa: E731
+    for i in range(7):
+        np.testing.assert_allclose(tile(*divmod(i, 4)), (images[i, 0] + 1) / 2)
+    assert (tile(1, 3) == 1).all()  # the eighth place stays blank (white)
+
+
+def test_progress_off_a_terminal_is_a_line_every_ten_seconds():
+    import io
+
+    stream = io.StringIO()
+    progress = train.Progress(stream)
+    assert not progress.tty and progress.every == 10.0
+    progress.update("a")
+    progress.update("b")  # within 10 s: not written
+    progress.update("c", force=True)
+    assert stream.getvalue() == "a\nc\n"
+
+
+def test_a_data_set_of_exactly_one_batch_trains():
+    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=32)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    assert trainer.batches_per_epoch == 1
+    trainer.train_step()
+    assert trainer.step == 1
+
+
+def test_resume_keeps_the_metrics_line_of_the_checkpoint_step(tmp_path, capsys):
+    common = [*SMALL, "--arch", "seed"]  # 9 batches an epoch: a line at step 9, the checkpoint's step
+    assert run_cli(capsys, *common, "--steps", "9", "--out", tmp_path / "run")[0] == 0
+    metrics = tmp_path / "run" / "metrics.jsonl"
+    before = metrics.read_text().splitlines()
+    assert json.loads(before[-1])["step"] == 9
+    assert run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "12", "--no-eval")[0] == 0
+    after = metrics.read_text().splitlines()
+    assert after[:len(before)] == before and [json.loads(line)["step"] for line in after].count(9) == 1
+
+
+def test_the_ctrl_c_handler_is_put_back_when_training_returns(tmp_path, capsys):
+    before = signal.getsignal(signal.SIGINT)
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    assert signal.getsignal(signal.SIGINT) is before
