@@ -652,3 +652,13 @@ def test_the_ctrl_c_handler_is_put_back_when_training_returns(tmp_path, capsys):
     before = signal.getsignal(signal.SIGINT)
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_the_final_evaluation_scores_the_asked_number_of_samples(tmp_path, capsys):
+    argv = [a for a in SMALL if a != "--no-eval"]
+    code, out, err = run_cli(capsys, *argv, "--arch", "seed", "--steps", "3", "--eval-samples", "500",
+                             "--out", tmp_path / "run")
+    assert code == 0, err
+    report = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert report["n_samples"] == 500 and report["step"] == 3  # which weights were scored
+    assert sum(report["class_histogram"]) == 500 and "Frechet distance" in out
