@@ -30,6 +30,16 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
+def assert_same_run(run_a, run_b, step):
+    """Both runs' checkpoints are at ``step`` with bitwise-equal arrays and RNG states."""
+    a, meta_a = checkpoint.load(run_a / "checkpoint.npz")
+    b, meta_b = checkpoint.load(run_b / "checkpoint.npz")
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert meta_a["rng"] == meta_b["rng"] and meta_a["step"] == meta_b["step"] == step
+
+
 def test_smoke_run_writes_everything(tmp_path, capsys):
     code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "12", "--out", tmp_path / "run")
     assert code == 0, out
@@ -56,12 +66,7 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, capsys, a
     code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "30", "--no-eval")
     assert code == 0, err
     assert "resuming at step 13" in out
-    a, meta_a = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
-    b, meta_b = checkpoint.load(tmp_path / "split" / "checkpoint.npz")
-    assert sorted(a) == sorted(b)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
-    assert meta_a["rng"] == meta_b["rng"] and meta_a["step"] == meta_b["step"] == 30
+    assert_same_run(tmp_path / "straight", tmp_path / "split", step=30)
 
 
 def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
@@ -105,12 +110,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     assert code == 0, err
     assert f"resuming at step {meta['step']}" in text
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", steps, "--out", tmp_path / "straight")[0] == 0
-    resumed, meta_resumed = checkpoint.load(out / "checkpoint.npz")
-    straight, meta_straight = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
-    assert meta_resumed["step"] == steps and meta_resumed["rng"] == meta_straight["rng"]
-    assert sorted(resumed) == sorted(straight)
-    for name in straight:
-        np.testing.assert_array_equal(resumed[name], straight[name], err_msg=name)
+    assert_same_run(tmp_path / "straight", out, step=steps)
 
 
 @pytest.mark.parametrize("argv,message", [
