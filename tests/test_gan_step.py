@@ -34,16 +34,24 @@ def test_discriminator_step_moves_d_and_not_g():
 
 
 def test_train_step_learns_a_shifted_gaussian():
-    """Real data N(2, 0.1²) in 3-D: after training, the generator's mean is near 2."""
+    """Real data N(2, 0.1²) in 3-D: after training, the generator's mean is near 2 and its
+    spread has shrunk toward 0.1 without collapsing to a point."""
     G, D, opt_g, opt_d, rng = tiny_gan(seed=1)
     opt_g.lr = opt_d.lr = 2e-3
-    assert np.all(np.abs(G(rng.normal((1000, 2))).mean(0) - 2) > 1)  # far away at the start
+    start = G(rng.normal((1000, 2)))
+    assert np.all(np.abs(start.mean(0) - 2) > 1)  # far away at the start
     stats = None
-    for _ in range(1500):
+    for _ in range(3000):
         stats = gan.train_step(G, D, opt_g, opt_d, lambda: 2 + 0.1 * rng.normal((32, 3)),
                                lambda: rng.normal((32, 2)), d_steps=1)
     samples = G(rng.normal((1000, 2)))
     assert np.all(np.abs(samples.mean(0) - 2) < 0.3), samples.mean(0)
+    # Measured here: std 0.46, 0.29, 0.65 at the start, passing 1.0-2.0 early on, and
+    # 0.16-0.29 after 3000 steps (seeds 2 and 3 give 0.07-0.30).  A GAN keeps orbiting the
+    # target rather than landing on it, so the bound is loose; a generator that only learns
+    # the mean, or collapses to a point, fails it.
+    std = samples.std(0)
+    assert np.all((0.05 < std) & (std < 0.4)), std
     assert 0.2 < float(stats.d_real) < 0.8 and 0.2 < float(stats.d_fake) < 0.8
 
 
