@@ -163,11 +163,18 @@ class Trainer:
         stats = gan.train_step(self.G, self.D, self.opt_g, self.opt_d, self.next_real_batch, self.noise,
                                d_steps=c.d_steps, loss=c.loss, real_target=c.label_smoothing)
         if self.G_ema is not None:
-            # Warm-up: early on the average would mostly remember the random initial weights.
-            decay = min(c.ema, (1 + self.step) / (10 + self.step))
-            gan.ema_update(self.G_ema.flat_params, self.G.flat_params, decay)
+            gan.ema_update(self.G_ema.flat_params, self.G.flat_params, self.ema_decay(self.step))
         self.step += 1
         return stats
+
+    def ema_decay(self, step: int) -> float:
+        """The EMA decay used after iteration ``step`` (counting from 0):
+        ``min(ema, (1 + step) / (10 + step))``.
+
+        The warm-up matters because with the full decay from the start the average would
+        mostly remember the random initial weights for thousands of steps.
+        """
+        return min(self.config.ema, (1 + step) / (10 + step))
 
     def sampler(self):
         """The generator used for samples: the EMA one when there is one."""
@@ -708,7 +715,7 @@ def evaluate_run(trainer: Trainer, out: Path, n: int):
     report = evaluate.evaluate_samples(samples)
     report.update(step=trainer.step, n_samples=n)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(evaluate.format_report(report) if hasattr(evaluate, "format_report") else json.dumps(report, indent=2))
+    print(evaluate.format_report(report))
 
 
 if __name__ == "__main__":
