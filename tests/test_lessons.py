@@ -38,11 +38,13 @@ FIGURE_LIMIT = 200 * 1024  # bytes per committed PNG
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.S | re.M)
 PATH = re.compile(r"\b((?:tinygan|tests|lessons|benchmarks)/[\w./-]*\w)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# The package's modules, those written and those announced; a short citation such as
-# `nn.Dense` is recognised by its first word.
+# The package's modules (test_the_name_checker_is_not_vacuous keeps the list complete); a
+# short citation such as `nn.Dense` is recognised by its first word.
 MODULES = ("backend", "nn", "losses", "optim", "gradcheck", "gan", "data", "evaluate",
-           "classifier", "toy", "theory", "models", "train")
+           "classifier", "toy", "theory", "models", "train", "checkpoint", "sample")
 DOTTED = re.compile(r"(?<![\w./])((?:tinygan\.)?(?:%s)(?:\.\w+)+)" % "|".join(MODULES))
+# `checkpoint.npz` is a file name, not the attribute npz of tinygan.checkpoint
+FILE_SUFFIXES = (".py", ".md", ".npz", ".npy", ".png", ".json", ".jsonl", ".csv")
 INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
@@ -123,7 +125,7 @@ def test_lesson_paths_and_links_exist(lesson):
 def test_lesson_names_resolve(lesson):
     names = set()
     for span in INLINE_CODE.findall(prose(lesson.read_text())):
-        names.update(n for n in DOTTED.findall(span) if not n.endswith((".py", ".md")))
+        names.update(n for n in DOTTED.findall(span) if not n.endswith(FILE_SUFFIXES))
     unresolved = []
     for name in sorted(names):
         try:
@@ -141,3 +143,5 @@ def test_the_name_checker_is_not_vacuous():
             resolve(bad)
     assert DOTTED.findall("see tinygan.gan.train_step and nn.Dense") == ["tinygan.gan.train_step", "nn.Dense"]
     assert python_blocks("text\n```python\nx = 1\n```\n```bash\nls\n```\n") == ["x = 1\n"]
+    package = {p.stem for p in (ROOT / "tinygan").glob("*.py")} - {"__init__"}
+    assert set(MODULES) == package, "MODULES must list every module of tinygan"
