@@ -172,6 +172,12 @@ def test_cli_report_and_json(tmp_path, mnist_test, capsys):
     assert report["n_samples"] == 1000 and report["classes_covered"] == 10
     assert f"{report['fd']:.3f}   (real-data floor {report['fd_real_floor']:.3f}: 10,000 train digits" in out
     assert f"mean confidence            {report['mean_confidence']:.3f}" in out
+    assert "caution: FD from 1,000 samples is biased upward against the 10,000-sample floor" in out
+
+
+def test_the_small_sample_caution_starts_below_the_floors_sample_count():
+    assert evaluate.small_sample_caution(9_999).startswith("  caution: FD from 9,999 samples")
+    assert evaluate.small_sample_caution(10_000) == evaluate.small_sample_caution(50_000) == ""
 
 
 def npz_bytes(**arrays) -> bytes:
@@ -195,7 +201,7 @@ def test_cli_bad_input(tmp_path, capsys, make, message):
     make(path)
     assert evaluate.main(["--samples", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert err.startswith("python -m tinygan.evaluate: error: ") and message in err and err.count("\n") == 1
     assert "allow_pickle" not in err  # NumPy's advice to unpickle a file we should simply refuse
 
 
@@ -220,4 +226,4 @@ def test_cli_gpu_without_cupy_is_one_line(tmp_path, capsys, monkeypatch):
     np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
     assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--device", "gpu"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: device 'gpu' needs CuPy") and err.count("\n") == 1
+    assert err.startswith("python -m tinygan.evaluate: error: device 'gpu' needs CuPy") and err.count("\n") == 1

@@ -5,6 +5,7 @@ Runs use a few hundred MNIST digits and a few dozen steps, so each takes about a
 
 import json
 import os
+import pathlib
 import re
 import signal
 import subprocess
@@ -55,7 +56,8 @@ def test_smoke_run_writes_everything(tmp_path, capsys):
     assert "step 12" in out and "steps/s" in out and "D(G(z))" in out
     # 9 batches an epoch: step 12 is in the second epoch, and both lines count epochs from 1
     assert "epoch 2 step 12" in out and "at step 12, in epoch 2" in out
-    assert set(records[-1]) == {"loss_d", "loss_g", "d_real", "d_fake", "step", "epoch", "seconds"}
+    assert set(records[-1]) == {"loss_d", "loss_g", "d_real", "d_fake", "step", "epochs_done", "seconds"}
+    assert (records[-1]["step"], records[-1]["epochs_done"]) == (12, 1)  # in epoch 2, one done
 
 
 @pytest.mark.parametrize("arch", ["seed", "default"])  # "default" adds dropout RNGs and the EMA
@@ -124,11 +126,21 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
     (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
     (["--resume"], "--resume needs --out DIR"),
+    (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_a_run_that_is_not_mnist_says_it_is_not_evaluated(tmp_path, capsys):
+    """The evaluator knows digits only; a Fashion-MNIST run says so instead of staying silent."""
+    package_mnist = pathlib.Path(train.__file__).parent / "data"  # four IDX files, as any --data-dir
+    code, out, _ = run_cli(capsys, "--data", "fashion-mnist", "--data-dir", package_mnist, "--subset", "300",
+                           "--batch-size", "32", "--arch", "seed", "--steps", "2", "--out", tmp_path / "r")
+    assert code == 0 and "no evaluation: tinygan's evaluator scores MNIST digits" in out
+    assert not (tmp_path / "r" / "eval.json").exists()
 
 
 def test_missing_data_dir_names_the_path(tmp_path, capsys):
@@ -528,7 +540,7 @@ def test_metrics_are_the_mean_of_the_steps_since_the_last_line(tmp_path, monkeyp
     (record,) = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     seconds = record.pop("seconds")
     assert record == {"loss_d": 2.0, "loss_g": 3.0, "d_real": pytest.approx(0.6), "d_fake": pytest.approx(0.2),
-                      "step": 3, "epoch": 0} and seconds >= 0
+                      "step": 3, "epochs_done": 0} and seconds >= 0
 
 
 def test_the_default_time_budget_applies_only_without_other_limits(tmp_path, capsys, monkeypatch):

@@ -241,7 +241,16 @@ def format_report(report: dict, source: str = "") -> str:
         f"  classes with >= 2%         {report['classes_covered']} / {N_CLASSES}\n"
         f"  KL(histogram || uniform)   {report['kl_to_uniform']:.4f}   (0 = even, 2.303 = one class)\n"
         f"  predicted classes:\n{bars}\n"
+        f"{small_sample_caution(n)}"
         f"  note: {report['note']}.")
+
+
+def small_sample_caution(n: int) -> str:
+    """A report line for fewer samples than the floor's 10,000: FD's bias grows as n falls."""
+    if n >= FLOOR_SAMPLES:
+        return ""
+    return (f"  caution: FD from {n:,} samples is biased upward against the {FLOOR_SAMPLES:,}-sample floor;"
+            f" compare runs only at equal sample counts (lesson 8)\n")
 
 
 # ----------------------------------------------------------------------------- command line
@@ -315,10 +324,10 @@ def main(argv=None) -> int:
         samples, source = get_samples(args)
         report = evaluate_samples(samples)
     except (SampleError, backend.BackendError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
     except classifier.WeightsError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     print(format_report(report, source))
     if args.json:
@@ -326,7 +335,7 @@ def main(argv=None) -> int:
             with open(args.json, "w") as f:
                 json.dump(report, f, indent=2)
         except OSError as err:
-            print(f"error: cannot write {args.json}: {err.strerror}", file=sys.stderr)
+            print(f"{parser.prog}: error: cannot write {args.json}: {err.strerror}", file=sys.stderr)
             return 2
         print(f"wrote {args.json}")
     return 0

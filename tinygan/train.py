@@ -36,10 +36,8 @@ IMAGE_DATA = ("mnist", "fashion-mnist")
 
 
 def toy_datasets():
-    try:
-        from . import toy
-    except ImportError:  # the toy module is optional for image training
-        return ()
+    from . import toy
+
     return tuple(toy.DATASETS)
 
 
@@ -407,8 +405,9 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
                 f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
                 f"{trainer.step}; training stopped. The last good checkpoint, {ckpt}, is intact. "
                 "Try a smaller --lr.")
+        # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
-                      epoch=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
+                      epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
         records.append(record)
         with metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
@@ -576,6 +575,11 @@ def config_from_args(args, parser) -> Config:
     c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
     if c.arch not in models.ARCHS:
         parser.error(f"unknown --arch {c.arch!r}; choose one of: {', '.join(models.ARCHS)}")
+    if c.arch == "toy" and c.data in IMAGE_DATA:
+        image_archs = ", ".join(a for a in models.ARCHS if a != "toy")
+        parser.error(f"--arch toy is for the low-dimensional sets ({', '.join(toy_datasets())}): its "
+                     f"generator has no tanh, so its images would leave [-1, 1]; for {c.data} choose one "
+                     f"of: {image_archs}")
     for name, value in RECIPES[c.arch].items():
         setattr(c, name, value)
     if args.lr is not None:
@@ -695,6 +699,8 @@ def _main(argv) -> int:
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}")
         return 130
+    if config.data != "mnist" and not args.no_eval:
+        print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run is {config.data}")
     if config.data == "mnist" and not args.no_eval:
         try:
             evaluate_run(trainer, out, args.eval_samples)
