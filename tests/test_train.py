@@ -143,6 +143,22 @@ def test_a_run_that_is_not_mnist_says_it_is_not_evaluated(tmp_path, capsys):
     assert not (tmp_path / "r" / "eval.json").exists()
 
 
+def test_a_failed_final_evaluation_is_one_line_and_keeps_the_training(tmp_path, capsys, monkeypatch):
+    from tinygan import classifier, evaluate
+
+    for error in (evaluate.SampleError("samples must lie in [-1, 1]"), classifier.WeightsError("no weights")):
+        def failing_evaluation(*args, error=error):
+            raise error
+
+        monkeypatch.setattr(train, "evaluate_run", failing_evaluation)
+        out = tmp_path / type(error).__name__
+        code, _, err = run_cli(capsys, "--data", "mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed",
+                               "--steps", "2", "--out", out)
+        assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+        assert f"the training is saved in {out / 'checkpoint.npz'}, but the evaluation failed: {error}" in err
+        assert checkpoint.load(out / "checkpoint.npz")[1]["step"] == 2
+
+
 def test_missing_data_dir_names_the_path(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--data-dir", tmp_path / "nowhere", "--out", tmp_path / "r")
     assert code == 2 and "nowhere" in err and "Traceback" not in err

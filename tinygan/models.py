@@ -23,9 +23,9 @@ Presets:
     deliberate: in a five-minute CPU budget the number of steps matters more than width
     (measured: a 1.5M+1.5M-parameter pair reached FD 24.4 in 240 s, this size 7.8-11.8).
     Dropout in D evened out the digit classes (the least common went from 4% of
-    samples to 7.8%) and lowered the FD from 7.2 to 4.7 in 300 s; lesson 10 has the measurements.  The
-    training settings that go with it, the EMA generator among them, are
-    ``RECIPES["default"]`` in ``tinygan.train``.
+    samples to 7.8%) and lowered the FD from 7.2 to 4.7 in 300 s; lesson 10 has the
+    measurements.  The training settings that go with it, the EMA generator among them,
+    are ``RECIPES["default"]`` in ``tinygan.train``.
 ``toy``
     Small nets for the low-dimensional sets of ``tinygan.toy``.
 """

@@ -699,9 +699,13 @@ def _main(argv) -> int:
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}")
         return 130
-    if config.data != "mnist" and not args.no_eval:
+    if args.no_eval:
+        pass
+    elif config.data != "mnist":
         print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run is {config.data}")
-    if config.data == "mnist" and not args.no_eval:
+    else:
+        from . import classifier, evaluate
+
         try:
             evaluate_run(trainer, out, args.eval_samples)
         except KeyboardInterrupt:
@@ -709,6 +713,10 @@ def _main(argv) -> int:
                   f"run later with: python -m tinygan.evaluate --run {out} --json {out / 'eval.json'}",
                   file=sys.stderr)
             return 130
+        except (evaluate.SampleError, classifier.WeightsError) as err:
+            print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
+                  f"but the evaluation failed: {err}", file=sys.stderr)
+            return 1
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
 
