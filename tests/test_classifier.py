@@ -1,5 +1,7 @@
 """The MNIST classifier: softmax cross-entropy against finite differences, and the shipped weights."""
 
+import io
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -80,9 +82,25 @@ def test_missing_or_bad_weights(tmp_path):
     with pytest.raises(classifier.WeightsError, match="python -m tinygan.classifier"):
         classifier.load_classifier(tmp_path / "none.npz")
     bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"not a zip")
-    with pytest.raises(classifier.WeightsError, match="bad.npz: not a valid"):
-        classifier.load_classifier(bad)
+    damaged = io.BytesIO()
+    np.savez(damaged, hidden=np.array([512, 256]), params=np.zeros(3), state=np.zeros(3))
+    bare_npy = io.BytesIO()
+    np.save(bare_npy, np.zeros(3))
+    for content in (b"not a zip", b"PK\x03\x04" + bytes(100), damaged.getvalue()[:200], bare_npy.getvalue(),
+                    damaged.getvalue()):  # the last one is whole but has 3 parameters
+        bad.write_bytes(content)
+        with pytest.raises(classifier.WeightsError, match="bad.npz: (not a valid|weights hold 3)"):
+            classifier.load_classifier(bad)
+
+
+def test_classifier_command_rejects_bad_numbers_in_one_line(capsys):
+    for argv, message in ((["--epochs", "0"], "--epochs: must be > 0, got 0"),
+                          (["--lr", "inf"], "--lr: must be a finite number, got inf"),
+                          (["--batch-size", "x"], "--batch-size: 'x' is not a valid int")):
+        with pytest.raises(SystemExit) as exit_:
+            classifier.main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and message in err and err.count("\n") == 1
 
 
 def test_shipped_weights_small_and_accurate():

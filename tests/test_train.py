@@ -121,6 +121,8 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     (["--batch-size", "0"], "--batch-size: must be > 0, got 0"),
     (["--lr", "-1"], "--lr: must be > 0, got -1"),
     (["--lr", "nan"], "--lr: must be > 0, got nan"),
+    (["--max-seconds", "inf"], "--max-seconds: must be a finite number, got inf"),
+    (["--lr", "-inf"], "--lr: must be > 0, got -inf"),
     (["--d-steps", "two"], "--d-steps: 'two' is not a valid int"),
     (["--label-smoothing", "1.5"], "--label-smoothing: must be in (0, 1], got 1.5"),
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
@@ -371,6 +373,8 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
     assert code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
     assert "allow_pickle" not in err  # NumPy's advice to unpickle a file that is not a checkpoint
+    if damage == "a bare .npy":
+        assert "a single array, not an .npz archive" in err
     if damage == "no step":  # sampling needs the networks only, and they are all there
         assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")]) == 0
         return
@@ -625,9 +629,8 @@ def test_lr_sets_both_learning_rates():
 
 @pytest.mark.parametrize("argv, message", [
     (["--ema", "1"], r"must be in \[0, 1\), got 1"),
-    (["--lr", "inf"], "must be > 0, got inf"),
+    (["--lr", "inf"], "must be a finite number, got inf"),
     (["--lr", "nan"], "must be > 0, got nan"),
-    (["--max-seconds", "inf"], "must be > 0, got inf"),
     (["--label-smoothing", "0"], r"must be in \(0, 1\], got 0"),
 ])
 def test_values_outside_their_range_are_refused(capsys, argv, message):
@@ -663,6 +666,21 @@ def test_a_data_set_of_exactly_one_batch_trains():
     assert trainer.batches_per_epoch == 1
     trainer.train_step()
     assert trainer.step == 1
+
+
+def test_an_iteration_needs_d_steps_batches_in_an_epoch(tmp_path, capsys):
+    """k discriminator steps take k real batches from one epoch, so an epoch must hold k."""
+    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=64, d_steps=2, ema=0.0)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    for _ in range(2):  # one iteration is one whole epoch here
+        trainer.train_step()
+        assert trainer.epoch_done()
+        trainer.start_next_epoch()
+    assert (trainer.step, trainer.epoch) == (2, 2)
+    code, _, err = run_cli(capsys, "--data", "mnist", "--subset", "63", "--batch-size", "32", "--d-steps", "2",
+                           "--steps", "1", "--no-eval", "--out", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert "63 examples, fewer than one iteration uses (--batch-size 32 × --d-steps 2" in err
 
 
 def test_resume_keeps_the_metrics_line_of_the_checkpoint_step(tmp_path, capsys):

@@ -53,9 +53,10 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            if not hasattr(f, "files"):  # a bare .npy array, not an .npz archive
-                raise ValueError("a single array, not an .npz archive")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a .npy as a bare array
+            raise ValueError("a single array, not an .npz archive")
+        with loaded as f:
             arrays = {name: f[name] for name in f.files}
     except Exception as err:  # zipfile/format errors: the file is not a checkpoint
         raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({describe_load_error(err)})") from err

@@ -22,7 +22,6 @@ Weights ship in ``tinygan/weights/mnist_classifier.npz``.  Retrain them with::
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 from pathlib import Path
@@ -33,7 +32,6 @@ from .losses import softmax_cross_entropy
 
 WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "mnist_classifier.npz"
 HIDDEN = (512, 256)
-FEATURE_LAYER = -1  # features = the input of the last layer (the final Dense)
 FORMAT_VERSION = 1
 
 
@@ -61,7 +59,7 @@ def features_and_logits(net: nn.Sequential, x, batch_size: int = 2000):
     of the module in use.  Runs in batches so memory stays small for large ``n``.
     """
     x = xp.asarray(x, dtype=net.dtype)
-    body, head = net.layers[:FEATURE_LAYER], net.layers[FEATURE_LAYER]
+    body, head = net.layers[:-1], net.layers[-1]  # the features are what the final Dense reads
     feats, logits = [], []
     for start in range(0, x.shape[0], batch_size):
         h = x[start:start + batch_size]
@@ -119,10 +117,13 @@ def load_classifier(path=None) -> nn.Sequential:
         raise WeightsError(f"{path}: classifier weights not found; "
                            "train them with: python -m tinygan.classifier")
     try:
-        with numpy.load(path, allow_pickle=False) as f:
+        loaded = numpy.load(path, allow_pickle=False)
+        if not isinstance(loaded, numpy.lib.npyio.NpzFile):  # np.load reads a .npy as a bare array
+            raise ValueError("a single array, not an .npz archive")
+        with loaded as f:
             hidden = tuple(int(h) for h in f["hidden"])
             params, state = f["params"], f["state"]
-    except (OSError, ValueError, KeyError) as err:
+    except Exception as err:  # zip, format or missing-entry errors: the file is not our weights
         raise WeightsError(f"{path}: not a valid classifier weights file ({err})") from None
     net = build_classifier(hidden)
     if params.shape != net.flat_params.shape or state.shape != net.flat_state.shape:
@@ -173,7 +174,9 @@ def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int =
     opt = optim.Adam(net.flat_params, net.flat_grads, lr=lr)
     rng = Random(seed)
     n = x_train.shape[0]
-    steps_per_epoch = n // batch_size  # drop the last partial batch: BatchNorm wants ≥ 2 rows
+    # Drop the last partial batch: every batch then has batch_size rows (a partial one could
+    # have a single row, which BatchNorm cannot normalize).
+    steps_per_epoch = n // batch_size
     total = epochs * steps_per_epoch
     log(f"training {net.num_params():,}-parameter classifier: {epochs} epochs of "
         f"{steps_per_epoch} batches of {batch_size}, device {backend.device()}")
@@ -203,12 +206,14 @@ def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int =
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
+    from .train import ArgumentParser, positive  # one-line errors, like the other commands
+
+    parser = ArgumentParser(
         prog="python -m tinygan.classifier",
         description="Train the MNIST classifier that tinygan.evaluate uses and save its weights.")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--epochs", type=positive(int), default=30)
+    parser.add_argument("--batch-size", type=positive(int), default=128)
+    parser.add_argument("--lr", type=positive(float), default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH,
                         help=f"where to write the weights (default: {WEIGHTS_PATH})")

@@ -88,7 +88,8 @@ RESUMABLE_OVERRIDES = ("steps", "epochs", "max_seconds", "device", "eval_samples
 
 
 class TrainingError(RuntimeError):
-    """Training stopped for a reason the user should read (NaN loss, bad checkpoint)."""
+    """Training cannot go on, for a reason the user should read: a loss or weight that is
+    not finite, or a training set too small for one iteration."""
 
 
 def load_training_data(config: Config):
@@ -114,8 +115,10 @@ class Trainer:
         self.data_dim = data.shape[1]
         self.x_train = backend.to_device(data)
         self.n = data.shape[0]
-        if self.n < c.batch_size:
-            raise TrainingError(f"the training set has {self.n} examples, fewer than --batch-size {c.batch_size}")
+        if self.n < c.batch_size * c.d_steps:
+            raise TrainingError(
+                f"the training set has {self.n} examples, fewer than one iteration uses "
+                f"(--batch-size {c.batch_size} × --d-steps {c.d_steps} real examples)")
         self.batches_per_epoch = self.n // c.batch_size
         self.G, self.D = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
         self.G_ema = None
@@ -506,8 +509,10 @@ def positive(kind):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if not value > 0 or (kind is float and not math.isfinite(value)):
+        if not value > 0:
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
         return value
 
     parse.__name__ = f"positive {kind.__name__}"
