@@ -122,7 +122,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     (["--lr", "-1"], "--lr: must be > 0, got -1"),
     (["--lr", "nan"], "--lr: must be > 0, got nan"),
     (["--max-seconds", "inf"], "--max-seconds: must be a finite number, got inf"),
-    (["--lr", "-inf"], "--lr: must be > 0, got -inf"),
+    (["--lr=-inf"], "--lr: must be > 0, got -inf"),
     (["--d-steps", "two"], "--d-steps: 'two' is not a valid int"),
     (["--label-smoothing", "1.5"], "--label-smoothing: must be in (0, 1], got 1.5"),
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
