@@ -73,6 +73,11 @@ def test_unknown_dtype_code(tmp_path):
         read_idx(path)
 
 
+def test_write_idx_refuses_a_0d_array(tmp_path):
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        write_idx(tmp_path / "scalar", np.uint8(3))
+
+
 def test_zero_dimensions(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"\x00\x00\x08\x00")
@@ -164,6 +169,18 @@ def test_data_dir_checksum_match(tmp_path):
     digest = hashlib.sha256(gzip.decompress((tmp_path / f"{stem}.gz").read_bytes())).hexdigest()
     (tmp_path / "SHA256SUMS").write_text(f"{digest}  {stem}\n")
     assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+def test_a_checksum_of_the_gz_file_as_stored_is_checked_too(tmp_path):
+    """``sha256sum *.gz > SHA256SUMS`` lists the compressed files under their own names."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][1]
+    stored = hashlib.sha256((tmp_path / f"{stem}.gz").read_bytes()).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{stored}  {stem}.gz\n")
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+    (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 32}  {stem}.gz\n")
+    with pytest.raises(DataError, match=f"{stem}.gz: checksum mismatch: SHA-256 of the file is {stored}"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
 
 
 def test_checksum_file_in_binary_mode_still_checks(tmp_path):

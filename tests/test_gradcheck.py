@@ -24,3 +24,14 @@ def test_numerical_gradient_is_central():
     g = gradcheck.numerical_gradient(lambda: float((x ** 3).sum()), x, h=1e-3)
     assert abs(g[0] - 12.0) < 2e-6
     assert x[0] == 2.0  # restored
+
+
+def test_numerical_gradient_refuses_an_array_it_cannot_nudge_in_place():
+    """A strided or transposed view reshapes to a copy: nudging the copy would not move
+    ``f``, and every slope would read 0."""
+    x = np.arange(12.0).reshape(3, 4)
+    for view in (x[:, ::2], x.T):
+        with pytest.raises(ValueError, match="C-contiguous"):
+            gradcheck.numerical_gradient(lambda: float((view ** 2).sum()), view)
+    g = gradcheck.numerical_gradient(lambda: float((x ** 2).sum()), x)
+    np.testing.assert_allclose(g, 2 * x, rtol=1e-8)

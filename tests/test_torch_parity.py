@@ -99,3 +99,39 @@ def test_adam_matches_torch_over_many_steps():
     rest = np.ones(flat.size, bool)
     rest[first_bias] = False
     np.testing.assert_allclose(D.flat_params[rest], flat[rest], rtol=1e-9, atol=1e-11)
+
+
+def layer_signature(layer):
+    """A tinygan or torch layer as a comparable tuple: its kind and the numbers that define it."""
+    if isinstance(layer, nn.Dense):
+        return ("linear", layer.n_in, layer.n_out)
+    if isinstance(layer, torch.nn.Linear):
+        return ("linear", layer.in_features, layer.out_features)
+    if isinstance(layer, nn.BatchNorm1d):
+        return ("batchnorm", layer.num_features, layer.eps, layer.momentum)
+    if isinstance(layer, torch.nn.BatchNorm1d):
+        return ("batchnorm", layer.num_features, layer.eps, layer.momentum)
+    if isinstance(layer, (nn.LeakyReLU, torch.nn.LeakyReLU)):
+        return ("leaky", getattr(layer, "alpha", getattr(layer, "negative_slope", None)))
+    if isinstance(layer, (nn.Dropout, torch.nn.Dropout)):
+        return ("dropout", layer.p)
+    return (type(layer).__name__.lower(),)  # ReLU, Tanh: nothing more to compare
+
+
+@pytest.mark.parametrize("arch", ["seed", "pytorch-gan", "default"])
+def test_the_speed_benchmarks_torch_nets_are_the_presets(arch):
+    """benchmarks/speed.py times a PyTorch twin of each preset; a twin with a layer less
+    (its default D once lacked the dropout) would time a different network."""
+    import importlib.util
+    import pathlib
+
+    from tinygan import models
+
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "speed.py"
+    spec = importlib.util.spec_from_file_location("speed_benchmark", path)
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    ours = models.build_gan(arch, Random(0))
+    theirs = speed.torch_nets(arch)
+    for net, twin_net in zip(ours, theirs):
+        assert [layer_signature(layer) for layer in net.layers] == [layer_signature(m) for m in twin_net]

@@ -1,7 +1,9 @@
 """tinygan: Generative Adversarial Networks from scratch in NumPy.
 
-Modules, in reading order: ``backend`` (NumPy or CuPy), ``nn`` (layers), ``losses``,
-``optim``, ``gradcheck``.
+Modules, in the order of the lessons: ``backend`` (NumPy or CuPy), ``nn`` (layers),
+``losses``, ``optim``, ``gradcheck``, ``gan`` (one training iteration), ``models``,
+``data``, ``train``, ``checkpoint``, ``sample``, ``classifier`` and ``evaluate`` (judging
+samples), ``toy`` and ``theory`` (the GAN theory, checked numerically).
 """
 
 __version__ = "0.1.0"

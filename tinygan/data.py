@@ -151,8 +151,8 @@ def write_idx(path, array) -> Path:
     if key not in _CODES:
         raise ValueError(f"IDX cannot store dtype {array.dtype}; use one of: "
                          f"{', '.join(str(dt) for dt in IDX_DTYPES.values())}")
-    if array.ndim == 0 or array.ndim > 255:
-        raise ValueError(f"IDX needs 1 to 255 dimensions, got {array.ndim}")
+    if array.ndim == 0:
+        raise ValueError("IDX needs at least 1 dimension, got a 0-d array")
     header = bytes([0, 0, _CODES[key], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     data = header + np.ascontiguousarray(array, dtype=key).tobytes()
     if path.suffix == ".gz":
@@ -185,6 +185,13 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"{directory / stem}.gz (or without .gz): no such file")
 
 
+def _check_stored_digest(path: Path, sha256: str) -> None:
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != sha256.lower():
+        raise DataError(f"{path}: checksum mismatch: SHA-256 of the file is {actual}, expected "
+                        f"{sha256.lower()}; the file is damaged or not the original, replace it")
+
+
 def _default_dir(name: str) -> Path:
     return PACKAGE_DATA if name == "mnist" else FASHION_MNIST_DIR
 
@@ -194,9 +201,12 @@ def load_dataset(name: str, split: str = "train", data_dir=None):
 
     name: ``"mnist"`` (shipped with tinygan) or ``"fashion-mnist"`` (Debian package
     ``dataset-fashion-mnist``); split: ``"train"`` (60,000) or ``"test"`` (10,000);
-    data_dir: read the four IDX files (``train-images-idx3-ubyte[.gz]`` ...) from this
-    directory instead.  If that directory holds a ``SHA256SUMS`` file (the shipped MNIST
-    does), every file listed in it is checked against it.
+    data_dir: read the split's two IDX files (``train-images-idx3-ubyte[.gz]`` and its
+    labels, or the ``t10k-`` pair) from this directory instead.  If that directory holds a
+    ``SHA256SUMS`` file, each of the two files it lists is checked: an entry under the
+    name without ``.gz`` is the digest of the decompressed bytes (how the shipped MNIST
+    lists them), an entry under the file's own name the digest of the file as stored
+    (what ``sha256sum *.gz`` writes).  A file it does not list is read unchecked.
 
     Returns host NumPy arrays: ``images`` float32 ``(n, 784)`` scaled from bytes
     0..255 to [−1, 1], and ``labels`` uint8 ``(n,)``.
@@ -221,6 +231,9 @@ def load_dataset(name: str, split: str = "train", data_dir=None):
         except FileNotFoundError as err:
             hint = f" {FASHION_MNIST_HINT}" if name == "fashion-mnist" and data_dir is None else ""
             raise FileNotFoundError(f"{err}{hint}") from None
+    for path in paths:
+        if path.name in sums and path.name not in FILE_STEMS[split]:  # an entry for the .gz as stored
+            _check_stored_digest(path, sums[path.name])
     images = read_idx(paths[0], sha256=sums.get(image_stem))
     labels = read_idx(paths[1], sha256=sums.get(label_stem))
 

@@ -5,8 +5,8 @@ the classifier of ``tinygan.classifier`` (99% accurate on real test digits).  Fr
 
 **Fréchet distance (FD)** between the classifier's penultimate features (256 numbers
 per image) of the samples and of the 10,000 MNIST test images.  Fit a Gaussian to
-each set of features, mean ``μ`` and covariance ``Σ``; the Fréchet (2-Wasserstein)
-distance between the two Gaussians is ::
+each set of features, mean ``μ`` and covariance ``Σ``; the squared Fréchet
+(2-Wasserstein) distance between the two Gaussians is ::
 
     FD = |μ₁ − μ₂|² + tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½)
 
@@ -307,7 +307,8 @@ def get_samples(args):
 
 
 def main(argv=None) -> int:
-    """Command line: print a report; exit 0 on success, 2 on bad input (one line, no traceback)."""
+    """Command line: print a report.  Exit 0 on success, 2 on bad input, 1 when the
+    classifier's weights are missing or damaged (one line, no traceback)."""
     from .train import ArgumentParser  # one-line errors, like the other commands
 
     parser = ArgumentParser(

@@ -12,7 +12,8 @@ The discriminator sees the real batch and the fake batch in two forward calls an
 differentiated for each with its own cache: the first backward writes ``D.flat_grads``
 (``accumulate=False``, so no ``zero_grad()`` pass is needed), the second adds to it.
 The generator step reuses the fake batch (and G's caches) of the last discriminator step,
-as the PyTorch examples do, so G runs forward once per iteration.
+as the PyTorch examples do, so it adds no forward pass of G: G runs forward once per
+discriminator step, once per iteration when k = 1.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from .nn import sigmoid
 
 @dataclass
 class StepStats:
-    """What one iteration measured; the losses and mean probabilities are 0-d arrays."""
+    """What one iteration measured; the losses and mean probabilities are 0-d values
+    (NumPy scalars on the CPU, 0-d arrays on the GPU), read with ``float()``."""
 
     loss_d: object
     loss_g: object

@@ -30,9 +30,11 @@ def softplus(a):
 
 
 def bce_with_logits(logits, targets):
-    """Binary cross-entropy ``−[t log σ(a) + (1 − t) log(1 − σ(a))]``, averaged.
+    """Binary cross-entropy ``−[t log σ(a) + (1 − t) log(1 − σ(a))]``, summed over every
+    entry and divided by the batch size ``N = logits.shape[0]`` (for ``(batch, 1)``
+    logits, the mean over the batch).
 
-    logits, targets: (batch, 1) or any equal shapes; targets in [0, 1].
+    logits, targets: (batch, k), equal shapes; targets in [0, 1].
     Returns ``(loss, dlogits)`` with ``dlogits = (σ(a) − t) / N``.
 
     Derivation: the loss is ``t·softplus(−a) + (1 − t)·softplus(a)``

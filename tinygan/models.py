@@ -1,8 +1,9 @@
 """Generator and discriminator presets, selected by name (``--arch``).
 
-Every preset maps noise ``z: (batch, z_dim)`` to samples ``(batch, data_dim)`` in [−1, 1]
-(a tanh output, matching data scaled to [−1, 1]) and samples to one discriminator
-**logit** per row, ``(batch, 1)``: the sigmoid lives inside the loss (see ``losses``).
+Every preset maps noise ``z: (batch, z_dim)`` to samples ``(batch, data_dim)`` and
+samples to one discriminator **logit** per row, ``(batch, 1)``: the sigmoid lives inside
+the loss (see ``losses``).  The image presets end G in a tanh, so their samples lie in
+[−1, 1] like the scaled pixels; ``toy`` has no tanh, since its data sets are not bounded.
 
 Presets:
 
@@ -20,8 +21,9 @@ Presets:
 ``default``
     What ``python -m tinygan.train`` uses: the ``seed`` sizes with LeakyReLU(0.2),
     Xavier initialisation and dropout 0.3 after D's hidden layers.  Small nets are
-    deliberate: in a five-minute CPU budget the number of steps matters more than width
-    (measured: a 1.5M+1.5M-parameter pair reached FD 24.4 in 240 s, this size 7.8-11.8).
+    deliberate: in a budget of a few CPU minutes the number of steps matters more than
+    width (measured in 240 s: a 1.5M+1.5M-parameter pair reached FD 24.4, this size 11.8,
+    and 7.8 on a quieter machine).
     Dropout in D evened out the digit classes (the least common went from 4% of
     samples to 7.8%) and lowered the FD from 7.2 to 4.7 in 300 s; lesson 10 has the
     measurements.  The training settings that go with it, the EMA generator among them,
@@ -38,19 +40,20 @@ from .backend import Random
 ARCHS = ("default", "seed", "pytorch-gan", "toy")
 
 
-def _mlp(sizes, hidden_act, rng, init, dtype, batchnorm_eps=None, first_norm=False, dropout=0.0,
+def _mlp(sizes, hidden_act, rng, init, dtype, batchnorm_eps=None, dropout=0.0,
          dropout_seed=0, out_act=None):
     """Dense layers of ``sizes`` with ``hidden_act()`` between them.
 
-    ``batchnorm_eps`` puts a BatchNorm1d before each hidden activation (from the second
-    hidden layer on unless ``first_norm``); ``dropout`` follows each hidden activation.
+    ``batchnorm_eps`` puts a BatchNorm1d before each hidden activation from the second
+    hidden layer on (the first has none, as in PyTorch-GAN's gan.py); ``dropout``
+    follows each hidden activation.
     """
     layers = []
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Dense(n_in, n_out, init=init, rng=rng, dtype=dtype))
         if i == len(sizes) - 2:
             break
-        if batchnorm_eps is not None and (i > 0 or first_norm):
+        if batchnorm_eps is not None and i > 0:
             layers.append(nn.BatchNorm1d(n_out, eps=batchnorm_eps, dtype=dtype))
         layers.append(hidden_act())
         if dropout:

@@ -5,8 +5,9 @@ buffer ``grads`` (see ``Sequential.flat_params``) and updates ``params`` in plac
 is no loop over layers: the layers' weights are views into ``params``, so they see the
 update at once.  Scratch space is allocated once, so a step makes no new arrays.
 
-``state_dict()`` returns the moments and step count as arrays; ``load_state_dict`` puts
-them back, so a resumed run continues with the same optimizer state.
+``state_dict()`` returns the state a resumed run needs: the optimizer's own buffers (for
+Adam the weighted sums ``m_sum`` and ``v_sum``, not copies) and the step count ``t``;
+``load_state_dict`` copies them back, so a resumed run continues with the same state.
 """
 
 from __future__ import annotations
