@@ -86,6 +86,7 @@ def test_saturated_derivatives_match_closed_forms():
 
 @given(x=inputs(min_batch=3), seed=seeds, train=st.booleans(), momentum=st.floats(0.0, 1.0))
 @example(x=Random(1).uniform((6, 5), -4, 4, dtype="float64"), seed=1, train=True, momentum=0.1)
+@example(x=np.array([[0.75180359], [-0.36032739], [2.9721111]]), seed=0, train=True, momentum=0.0)  # |dx| ≈ 1e-6
 def test_batchnorm(x, seed, train, momentum):
     rng = Random(seed)
     d = x.shape[1]
