@@ -15,8 +15,7 @@ PACKAGE = pathlib.Path(backend.__file__).parent
 COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py", "gan.py", "models.py", "toy.py", "theory.py",
                    "classifier.py", "evaluate.py"]
 # The functions of those modules that read or write files, where host NumPy is the point.
-HOST_IO_FUNCTIONS = {("classifier.py", "save_weights"), ("classifier.py", "load_classifier"),
-                     ("evaluate.py", "load_samples_file")}
+HOST_IO_FUNCTIONS = {("classifier.py", "save_weights"), ("evaluate.py", "load_samples_file")}
 
 
 def test_numpy_is_the_default(monkeypatch):

@@ -53,11 +53,7 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a .npy as a bare array
-            raise ValueError("a single array, not an .npz archive")
-        with loaded as f:
-            arrays = {name: f[name] for name in f.files}
+        arrays = read_npz(path)
     except Exception as err:  # zipfile/format errors: the file is not a checkpoint
         raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({describe_load_error(err)})") from err
     if "meta_json" not in arrays:
@@ -73,6 +69,19 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
         raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
                               f"this tinygan reads format {readable} here")
     return arrays, meta
+
+
+def read_npz(path) -> dict:
+    """Every array of the ``.npz`` archive at ``path`` (host NumPy), never unpickling.
+
+    Raises ``ValueError`` for a bare ``.npy`` file (``np.load`` returns it as an array)
+    and whatever NumPy or ``zipfile`` raise for a file that is no archive at all.
+    """
+    loaded = np.load(path, allow_pickle=False)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("a single array, not an .npz archive")
+    with loaded as f:
+        return {name: f[name] for name in f.files}
 
 
 def describe_load_error(err: Exception) -> str:

@@ -26,7 +26,7 @@ import math
 import time
 from pathlib import Path
 
-from . import backend, nn, optim
+from . import backend, checkpoint, nn, optim
 from .backend import Random, xp
 from .losses import softmax_cross_entropy
 
@@ -110,21 +110,17 @@ def load_classifier(path=None) -> nn.Sequential:
 
     ``path`` defaults to the shipped ``tinygan/weights/mnist_classifier.npz``.
     """
-    import numpy  # file I/O happens on the host
-
     path = Path(path) if path is not None else WEIGHTS_PATH
     if not path.is_file():
         raise WeightsError(f"{path}: classifier weights not found; "
                            "train them with: python -m tinygan.classifier")
     try:
-        loaded = numpy.load(path, allow_pickle=False)
-        if not isinstance(loaded, numpy.lib.npyio.NpzFile):  # np.load reads a .npy as a bare array
-            raise ValueError("a single array, not an .npz archive")
-        with loaded as f:
-            hidden = tuple(int(h) for h in f["hidden"])
-            params, state = f["params"], f["state"]
+        arrays = checkpoint.read_npz(path)
+        hidden = tuple(int(h) for h in arrays["hidden"])
+        params, state = arrays["params"], arrays["state"]
     except Exception as err:  # zip, format or missing-entry errors: the file is not our weights
-        raise WeightsError(f"{path}: not a valid classifier weights file ({err})") from None
+        raise WeightsError(f"{path}: not a valid classifier weights file "
+                           f"({checkpoint.describe_load_error(err)})") from None
     net = build_classifier(hidden)
     if params.shape != net.flat_params.shape or state.shape != net.flat_state.shape:
         raise WeightsError(f"{path}: weights hold {params.size} parameters and {state.size} "

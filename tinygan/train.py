@@ -704,11 +704,9 @@ def _main(argv) -> int:
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}")
         return 130
-    if args.no_eval:
-        pass
-    elif config.data != "mnist":
+    if not args.no_eval and config.data != "mnist":
         print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run is {config.data}")
-    else:
+    elif not args.no_eval:
         from . import classifier, evaluate
 
         try:
