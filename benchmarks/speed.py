@@ -23,10 +23,11 @@ use more ``--repeats`` before trusting a difference of a few percent.
 The ratio falls as the batch grows.  tinygan's edge is in what surrounds the matrix
 products: no per-operation dispatch, one flat Adam update per network, and no weight
 gradients for D in the generator step (PyTorch computes and discards them: 6.7% more
-matrix-product FLOPs than tinygan's step for ``pytorch-gan``, at any batch).  At batch 256 about three quarters of either
-library's step is float32 matrix products, run at about the same rate (on the 2-core
-development machine, measured inside the step: 120-130 GFLOP/s for NumPy's OpenBLAS
-and about 130 for PyTorch), so the edge becomes a small share of the step.
+matrix-product FLOPs than tinygan's step for ``pytorch-gan``, at any batch).  At batch
+256 about three quarters of either library's step is float32 matrix products, run at
+about the same rate (on the 2-core development machine, measured inside the step:
+120-130 GFLOP/s for NumPy's OpenBLAS and about 130 for PyTorch), so the edge becomes a
+small share of the step.
 """
 
 from __future__ import annotations

@@ -170,7 +170,8 @@ class LeakyReLU(Layer):
     def backward(self, dout, cache, param_grads=True, accumulate=True):
         # slope = 1 where x > 0, alpha elsewhere, built by arithmetic on the 0/1 mask:
         # a masked copy (np.where) branches on every element and measured 7-10x slower
-        # on the random signs of a hidden layer (timeit, 2-core development machine).  (1 − α) + α rounds to exactly 1.
+        # on the random signs of a hidden layer (timeit, 2-core development machine).
+        # (1 − α) + α rounds to exactly 1.
         dx = (cache > 0).astype(dout.dtype)
         dx *= 1 - self.alpha
         dx += self.alpha

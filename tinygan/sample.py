@@ -1,8 +1,9 @@
 """Draw samples from a trained run: ``python -m tinygan.sample --run DIR --n N --out FILE``.
 
 ``FILE.npy`` receives ``(N, data_dim)`` float32 samples (in [−1, 1] for the image
-presets, whose generators end in a tanh); ``FILE.png`` a grid of them.  ``--interpolate`` instead draws rows that walk in a straight line between pairs
-of noise vectors, showing how the generator's output changes along the way.
+presets, whose generators end in a tanh); ``FILE.png`` a grid of them.
+``--interpolate`` instead draws rows that walk in a straight line between pairs of noise
+vectors, showing how the generator's output changes along the way.
 The EMA generator is used when the run has one.
 """
 

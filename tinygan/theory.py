@@ -542,16 +542,16 @@ def check_saturation_logits() -> Result:
       plain Python floats), tolerance 1e-12 (float64 rounding);
     - the limits: at ``a ≤ −20``, ``|grad_minimax| ≤ e^{a}`` and ``|grad_ns + 1| ≤ e^{a}``
       (since ``σ(a) < e^{a}``), i.e. both within 2.1e-9 of their limits.  The second
-      bound allows 1.2e-16 more: ``σ(a) − 1`` is rounded to float64, where numbers near
-      −1 are 2.2e-16 apart, and ``e^{a} − σ(a) ≈ e^{2a}`` is far smaller than that.
+      bound allows 1.1e-16 more: ``σ(a) − 1`` is rounded to float64, whose numbers just
+      above −1 are 1.1e-16 apart, and ``e^{a} − σ(a) ≈ e^{2a}`` is far smaller than that.
     """
     rows = saturation_table()
     err = 0.0
     for a, d, g_mm, g_ns in rows:
         s = 1.0 / (1.0 + math.exp(-a))
         err = max(err, abs(g_mm + s), abs(g_ns - (s - 1)))
-        half_ulp_of_one = 2.0 ** -53
-        if a <= -20 and not (abs(g_mm) <= math.exp(a) and abs(g_ns + 1) <= math.exp(a) + half_ulp_of_one):
+        spacing_near_one = 2.0 ** -53  # float64 numbers in [0.5, 1) are this far apart
+        if a <= -20 and not (abs(g_mm) <= math.exp(a) and abs(g_ns + 1) <= math.exp(a) + spacing_near_one):
             err = float("inf")
     table = "; ".join(f"a={a:g}: {g_mm:.1e} vs {g_ns:.3f}" for a, _, g_mm, g_ns in rows)
     return _result("4a", "∂/∂a log(1−σ(a)) → 0, ∂/∂a −log σ(a) → −1 as a → −∞",
