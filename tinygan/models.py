@@ -18,6 +18,8 @@ Presets:
     BatchNorm1d is ``eps``, not ``momentum``, so its BatchNorm divides by
     sqrt(σ² + 0.8).  We reproduce it as written: ``eps=0.8, momentum=0.1``.
     Its weights use PyTorch's default Linear initialisation, U(±1/sqrt(in)).
+    These are its nets, not its loop: tinygan trains them in Algorithm 1's order
+    (``gan.train_step``), while gan.py takes simultaneous steps (lesson 10, section 4).
 ``default``
     What ``python -m tinygan.train`` uses: the ``seed`` sizes with LeakyReLU(0.2),
     Xavier initialisation and dropout 0.3 after D's hidden layers.  Small nets are
