@@ -18,14 +18,18 @@ seeds = st.integers(0, 2**16)
 KINK = 1e-4  # a ReLU input this close to 0 could let x ± h straddle the kink (h = 1e-6)
 
 
-def make_discriminator(rng, n_in=6, hidden=5, batchnorm=False, dropout=0.0, act="leaky"):
+def make_discriminator(rng, n_in=6, hidden=5, batchnorm=False, dropout=0.0, act="leaky", minibatch_std=False):
+    """A small D; ``minibatch_std`` adds the batch's mean standard deviation as one more
+    feature before the last layer, a statistic that couples the rows of a batch."""
     layers = [nn.Dense(n_in, hidden, rng=rng, dtype="float64")]
     if batchnorm:
         layers.append(nn.BatchNorm1d(hidden, dtype="float64"))
     layers.append(nn.LeakyReLU(0.2) if act == "leaky" else nn.ReLU())
     if dropout:
         layers.append(nn.Dropout(dropout, seed=int(rng.integers(0, 1000, ()))))
-    layers += [nn.Dense(hidden, 1, rng=rng, dtype="float64")]
+    if minibatch_std:
+        layers.append(nn.MinibatchStd())
+    layers += [nn.Dense(hidden + minibatch_std, 1, rng=rng, dtype="float64")]
     return nn.Sequential(layers)
 
 
@@ -68,11 +72,16 @@ def summed_d_loss(D, x_real, x_fake, smooth=1.0):
 
 
 @given(seed=seeds, n_real=st.integers(2, 6), n_fake=st.integers(2, 6), batchnorm=st.booleans(),
-       smooth=st.sampled_from([1.0, 0.9]), order=st.sampled_from(["real-first", "fake-first"]))
-def test_discriminator_step_accumulates_real_and_fake(seed, n_real, n_fake, batchnorm, smooth, order):
-    """GAN case 1: D's loss summed over a real and a fake batch, gradients accumulated."""
+       smooth=st.sampled_from([1.0, 0.9]), order=st.sampled_from(["real-first", "fake-first"]),
+       minibatch_std=st.booleans())
+def test_discriminator_step_accumulates_real_and_fake(seed, n_real, n_fake, batchnorm, smooth, order,
+                                                       minibatch_std):
+    """GAN case 1: D's loss summed over a real and a fake batch, gradients accumulated.
+
+    BatchNorm and MinibatchStd make each row's logit depend on its whole batch: the real
+    batch's statistics and the fake batch's must each reach their own backward pass."""
     rng = Random(seed)
-    D = make_discriminator(rng, batchnorm=batchnorm)
+    D = make_discriminator(rng, batchnorm=batchnorm, minibatch_std=minibatch_std)
     x_real = rng.normal((n_real, 6), dtype="float64") + 1.0
     x_fake = rng.normal((n_fake, 6), dtype="float64") * 0.5
     _, analytic, kink = d_step_gradients(D, x_real, x_fake, smooth, order)
@@ -106,11 +115,12 @@ def frozen_d_generator_gradients(rng, G, D, z, kind):
     return G.flat_grads.copy(), g_loss, kink, d_before
 
 
-@given(seed=seeds, n=st.integers(2, 6), kind=st.sampled_from(losses.LOSSES), dropout=st.sampled_from([0.0, 0.3]))
-def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout):
+@given(seed=seeds, n=st.integers(2, 6), kind=st.sampled_from(losses.LOSSES), dropout=st.sampled_from([0.0, 0.3]),
+       minibatch_std=st.booleans())
+def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout, minibatch_std):
     """GAN case 2: G's gradient is FD-correct; D's parameters and gradients stay untouched."""
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, dropout=dropout)
+    G, D = make_generator(rng), make_discriminator(rng, dropout=dropout, minibatch_std=minibatch_std)
     z = rng.normal((n, 3), dtype="float64")
     analytic, g_loss, kink, (d_params, d_grads) = frozen_d_generator_gradients(rng, G, D, z, kind)
     assume(kink > KINK)
@@ -192,14 +202,16 @@ class RecordingOptimizer:
         self.seen = self.net.flat_grads.copy()
 
 
-@given(seed=seeds, n=st.integers(2, 6), batchnorm=st.booleans(), dropout=st.sampled_from([0.0, 0.3]))
-def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, batchnorm, dropout):
+@given(seed=seeds, n=st.integers(2, 6), batchnorm=st.booleans(), dropout=st.sampled_from([0.0, 0.3]),
+       minibatch_std=st.booleans())
+def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, batchnorm, dropout, minibatch_std):
     """The real ``gan.discriminator_step``: its first backward *writes* D's gradient
     (``accumulate=False``), so garbage left in ``flat_grads`` must not leak into the step."""
     from tinygan import gan
 
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, batchnorm=batchnorm, dropout=dropout)
+    G, D = make_generator(rng), make_discriminator(rng, batchnorm=batchnorm, dropout=dropout,
+                                                   minibatch_std=minibatch_std)
     x_real, z = rng.normal((n, 6), dtype="float64") + 1.0, rng.normal((n, 3), dtype="float64")
     D.flat_grads[...] = 1e3  # stale: what a previous step left behind
     d_rng, g_params = D.get_rng_states(), G.flat_params.copy()

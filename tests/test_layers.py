@@ -112,6 +112,33 @@ def test_dropout(x, p, seed, train):
     assert max(errors.values()) < TOL, errors
 
 
+@given(x=inputs(), eps=st.sampled_from([1e-8, 1e-2]))
+def test_minibatch_std(x, eps):
+    # Smooth everywhere: eps > 0 keeps σ away from 0 (a column with no spread has its own test)
+    assume(x.std(axis=0).min() > 1e-2)
+    errors = layer_errors(nn.MinibatchStd(eps), x)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_minibatch_std_appends_the_mean_standard_deviation():
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=(16, 5))
+    y, _ = nn.MinibatchStd(eps=1e-8).forward(x)
+    assert y.shape == (16, 6) and y.dtype == x.dtype
+    np.testing.assert_array_equal(y[:, :5], x)
+    np.testing.assert_allclose(y[:, 5], np.sqrt(x.var(axis=0) + 1e-8).mean(), rtol=1e-12)
+    # each batch gets its own statistic: a batch of copies of one row reads as sqrt(eps)
+    same, _ = nn.MinibatchStd(eps=1e-8).forward(np.repeat(x[:1], 16, axis=0))
+    np.testing.assert_allclose(same[:, 5], 1e-4, rtol=1e-6)
+
+
+def test_minibatch_std_constant_batch_is_finite():
+    layer = nn.MinibatchStd()
+    x = np.full((8, 3), 5.0, dtype=np.float32)
+    y, cache = layer.forward(x)
+    dx = layer.backward(np.ones_like(y), cache)
+    assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx)) and dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, 1)  # nothing flows through s when no row differs
+
 def test_batchnorm_statistics_match_definitions():
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(32, 4))
@@ -161,7 +188,8 @@ def test_saturated_activations_are_finite():
 
 
 @pytest.mark.parametrize("layer", [nn.Dense(3, 2), nn.ReLU(), nn.LeakyReLU(0.2), nn.Tanh(),
-                                   nn.Sigmoid(), nn.BatchNorm1d(3), nn.Dropout(0.5)])
+                                   nn.Sigmoid(), nn.BatchNorm1d(3), nn.Dropout(0.5),
+                                   nn.MinibatchStd()])
 def test_no_batch_state_left_on_layer(layer):
     """After forward and backward, the layer's attributes are those it had before."""
     before = set(vars(layer))
@@ -184,6 +212,8 @@ def test_layer_argument_errors():
         nn.LeakyReLU(-0.1)
     with pytest.raises(ValueError, match="eps"):
         nn.BatchNorm1d(3, eps=0)
+    with pytest.raises(ValueError, match="eps"):
+        nn.MinibatchStd(eps=-1e-8)
     for momentum in (-0.1, 1.5):  # a weight on the new batch: outside [0, 1] the average diverges
         with pytest.raises(ValueError, match="momentum"):
             nn.BatchNorm1d(3, momentum=momentum)

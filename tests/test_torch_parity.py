@@ -12,6 +12,14 @@ from tinygan import losses, nn, optim  # noqa: E402
 from tinygan.backend import Random  # noqa: E402
 
 
+class TorchMinibatchStd(torch.nn.Module):
+    """``nn.MinibatchStd`` written with PyTorch ops, differentiated by autograd."""
+
+    def forward(self, x):
+        s = (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        return torch.cat([x, s.expand(x.shape[0], 1)], dim=1)
+
+
 def twin(net):
     """A torch.nn.Sequential with the same layers and weights as a tinygan Sequential."""
     layers = []
@@ -26,6 +34,9 @@ def twin(net):
             layers.append(torch.nn.BatchNorm1d(layer.num_features, eps=layer.eps, momentum=layer.momentum).double())
         elif isinstance(layer, nn.LeakyReLU):
             layers.append(torch.nn.LeakyReLU(layer.alpha))
+        elif isinstance(layer, nn.MinibatchStd):
+            assert layer.eps == 1e-8
+            layers.append(TorchMinibatchStd())
         else:
             layers.append({nn.ReLU: torch.nn.ReLU, nn.Tanh: torch.nn.Tanh, nn.Sigmoid: torch.nn.Sigmoid}[type(layer)]())
     return torch.nn.Sequential(*layers)
@@ -42,17 +53,19 @@ def torch_grads(model):
     return torch.cat(parts).numpy()
 
 
-def make_pair(seed):
+def make_pair(seed, minibatch_std=False):
     rng = Random(seed)
+    head = [nn.MinibatchStd(), nn.Dense(9, 1, rng=rng, dtype="float64")] if minibatch_std else \
+        [nn.Dense(8, 1, rng=rng, dtype="float64")]
     D = nn.Sequential(nn.Dense(12, 16, rng=rng, dtype="float64"), nn.BatchNorm1d(16, eps=0.8, dtype="float64"),
-                      nn.LeakyReLU(0.2), nn.Dense(16, 8, rng=rng, dtype="float64"), nn.Tanh(),
-                      nn.Dense(8, 1, rng=rng, dtype="float64"))
+                      nn.LeakyReLU(0.2), nn.Dense(16, 8, rng=rng, dtype="float64"), nn.Tanh(), *head)
     return D, twin(D), rng
 
 
+@pytest.mark.parametrize("minibatch_std", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_discriminator_step_gradients_match_torch(seed):
-    D, T, rng = make_pair(seed)
+def test_discriminator_step_gradients_match_torch(seed, minibatch_std):
+    D, T, rng = make_pair(seed, minibatch_std)
     x_real, x_fake = rng.normal((9, 12), dtype="float64"), rng.normal((7, 12), dtype="float64")
     real_logits, rc = D.forward(x_real)
     fake_logits, fc = D.forward(x_fake)

@@ -349,6 +349,56 @@ class Dropout(Layer):
         return f"Dropout({self.p})"
 
 
+class MinibatchStd(Layer):
+    """Minibatch standard deviation (Karras et al. 2018, section 3), for flat features.
+
+    Appends one feature to every row: the average over features of the batch's
+    standard deviation.  For ``x: (batch, features)`` with ``N`` rows and ``F`` features::
+
+        μ = mean(x),  σ = sqrt(mean((x − μ)²) + eps)     per feature, over the batch
+        s = mean(σ)                                        one number for the batch
+        y = [x, s]                                         (batch, features + 1)
+
+    A discriminator with this layer sees how varied a batch is, so a generator that
+    sends every z to the same few images gets a batch that ``s`` gives away.  ``s``
+    depends on every row, as BatchNorm's statistics do; it is the same in train and
+    eval mode (there are no running statistics).  Backward, for ``dy: (batch, F + 1)``::
+
+        ∂s/∂x[n, f] = (x[n, f] − μ_f) / (N · F · σ_f)
+        ∂L/∂x = dy[:, :F] + (Σ_n dy[n, F]) · (x − μ) / (N · F · σ)
+
+    (the μ term drops out of ∂σ/∂x because Σ_n (x[n, f] − μ_f) = 0).  ``eps`` keeps
+    σ and its derivative finite when a feature is constant over the batch.
+    """
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        if eps <= 0:
+            raise ValueError(f"MinibatchStd needs eps > 0, got {eps}")
+        self.eps = eps
+
+    def forward(self, x, train=True):
+        """x: (batch, F) -> y: (batch, F + 1); cache = (x − μ) / (N·F·σ)."""
+        n, f = x.shape
+        centered = x - x.mean(axis=0)
+        std = xp.sqrt((centered * centered).mean(axis=0) + self.eps)
+        y = xp.empty((n, f + 1), dtype=x.dtype)
+        y[:, :f] = x
+        y[:, f] = std.mean()
+        centered /= std * (n * f)
+        return y, centered
+
+    def backward(self, dout, cache, param_grads=True, accumulate=True):
+        """dout: (batch, F + 1) -> dx: (batch, F)."""
+        ds_dx = cache
+        dx = ds_dx * dout[:, -1].sum()
+        dx += dout[:, :-1]
+        return dx
+
+    def __repr__(self):
+        return f"MinibatchStd(eps={self.eps})"
+
+
 class Sequential:
     """Layers applied in order, with all parameters in one contiguous buffer.
 
