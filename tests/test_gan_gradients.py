@@ -165,6 +165,33 @@ def test_the_accumulation_check_catches_layers_that_keep_activations():
     assert rel_error(analytic, numeric) > 1e-2
 
 
+class NaiveMinibatchStd(nn.MinibatchStd):
+    """The same bug for a batch statistic: ∂spread/∂x is kept on the layer."""
+
+    def forward(self, x, train=True):
+        y, self.last_dspread_dx = super().forward(x, train)
+        return y, self.last_dspread_dx
+
+    def backward(self, dout, cache, **options):
+        return super().backward(dout, self.last_dspread_dx, **options)
+
+
+def test_the_accumulation_check_catches_a_batch_statistic_kept_on_the_layer():
+    """With a varied real batch and a nearly collapsed fake one, the real batch's backward
+    pass gets the fake batch's spread, and the D-step check sees it (correct: < 1e-6)."""
+    rng = Random(1)
+    D = nn.Sequential(nn.Dense(6, 5, rng=rng, dtype="float64"), nn.LeakyReLU(0.2), NaiveMinibatchStd(),
+                      nn.Dense(6, 1, rng=rng, dtype="float64"))
+    x_real, x_fake = rng.normal((4, 6), dtype="float64") * 2, rng.normal((4, 6), dtype="float64") * 0.1
+    _, analytic, _ = d_step_gradients(D, x_real, x_fake)
+    numeric = numerical_gradient(lambda: summed_d_loss(D, x_real, x_fake), D.flat_params)
+    assert rel_error(analytic, numeric) > 1e-1
+    D.layers[2] = nn.MinibatchStd()  # the same network with the layer as written
+    _, analytic, _ = d_step_gradients(D, x_real, x_fake)
+    numeric = numerical_gradient(lambda: summed_d_loss(D, x_real, x_fake), D.flat_params)
+    assert rel_error(analytic, numeric) < TOL
+
+
 def test_parameters_are_views_into_the_flat_buffers():
     rng = Random(0)
     net = nn.Sequential(nn.Dense(4, 3, rng=rng), nn.BatchNorm1d(3), nn.ReLU(), nn.Dense(3, 2, rng=rng))

@@ -137,7 +137,7 @@ def test_minibatch_std_constant_batch_is_finite():
     y, cache = layer.forward(x)
     dx = layer.backward(np.ones_like(y), cache)
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx)) and dx.dtype == np.float32
-    np.testing.assert_array_equal(dx, 1)  # nothing flows through s when no row differs
+    np.testing.assert_array_equal(dx, 1)  # nothing flows through the spread when no row differs
 
 def test_batchnorm_statistics_match_definitions():
     rng = np.random.default_rng(0)

@@ -352,23 +352,28 @@ class Dropout(Layer):
 class MinibatchStd(Layer):
     """Minibatch standard deviation (Karras et al. 2018, section 3), for flat features.
 
-    Appends one feature to every row: the average over features of the batch's
-    standard deviation.  For ``x: (batch, features)`` with ``N`` rows and ``F`` features::
+    Appends one feature to every row, the batch's ``spread``: the average over features
+    of the batch's standard deviation.  For ``x: (batch, features)`` with ``N`` rows and
+    ``F`` features::
 
-        μ = mean(x),  σ = sqrt(mean((x − μ)²) + eps)     per feature, over the batch
-        s = mean(σ)                                        one number for the batch
-        y = [x, s]                                         (batch, features + 1)
+        μ_f = mean_n x[n, f],  σ²_f = mean_n (x[n, f] − μ_f)²     per feature f
+        std_f = sqrt(σ²_f + eps)
+        spread = mean_f std_f                                      one number
+        y = [x, spread]                                            (batch, F + 1)
 
     A discriminator with this layer sees how varied a batch is, so a generator that
-    sends every z to the same few images gets a batch that ``s`` gives away.  ``s``
-    depends on every row, as BatchNorm's statistics do; it is the same in train and
-    eval mode (there are no running statistics).  Backward, for ``dy: (batch, F + 1)``::
+    sends every z to the same image, or nearly, makes a batch whose ``spread`` gives it
+    away.  ``spread`` depends on every row, as BatchNorm's statistics do; it is the same
+    in train and eval mode (there are no running statistics).  Backward, for
+    ``dy: (batch, F + 1)``: all N entries of the last column are the same ``spread``, so
+    their upstream gradients add::
 
-        ∂s/∂x[n, f] = (x[n, f] − μ_f) / (N · F · σ_f)
-        ∂L/∂x = dy[:, :F] + (Σ_n dy[n, F]) · (x − μ) / (N · F · σ)
+        ∂spread/∂x[n, f] = (x[n, f] − μ_f) / (N · F · std_f)
+        ∂L/∂x = dy[:, :F] + (Σ_n dy[n, F]) · ∂spread/∂x
 
-    (the μ term drops out of ∂σ/∂x because Σ_n (x[n, f] − μ_f) = 0).  ``eps`` keeps
-    σ and its derivative finite when a feature is constant over the batch.
+    (the μ term drops out of ∂σ²/∂x because Σ_n (x[n, f] − μ_f) = 0).  ``eps`` keeps
+    ``std_f`` above 0, and so its derivative finite, when a feature is constant over the
+    batch.
     """
 
     def __init__(self, eps: float = 1e-8):
@@ -378,7 +383,7 @@ class MinibatchStd(Layer):
         self.eps = eps
 
     def forward(self, x, train=True):
-        """x: (batch, F) -> y: (batch, F + 1); cache = (x − μ) / (N·F·σ)."""
+        """x: (batch, F) -> y: (batch, F + 1); cache = ∂spread/∂x = (x − μ) / (N·F·std)."""
         n, f = x.shape
         centered = x - x.mean(axis=0)
         std = xp.sqrt((centered * centered).mean(axis=0) + self.eps)
@@ -390,8 +395,8 @@ class MinibatchStd(Layer):
 
     def backward(self, dout, cache, param_grads=True, accumulate=True):
         """dout: (batch, F + 1) -> dx: (batch, F)."""
-        ds_dx = cache
-        dx = ds_dx * dout[:, -1].sum()
+        dspread_dx = cache
+        dx = dspread_dx * dout[:, -1].sum()
         dx += dout[:, :-1]
         return dx
 
