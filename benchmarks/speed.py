@@ -91,8 +91,8 @@ def torch_nets(arch):
             self.eps = eps
 
         def forward(self, x):
-            s = (x.var(dim=0, unbiased=False) + self.eps).sqrt().mean()
-            return torch.cat([x, s.expand(x.shape[0], 1)], dim=1)
+            spread = (x.var(dim=0, unbiased=False) + self.eps).sqrt().mean()
+            return torch.cat([x, spread.expand(x.shape[0], 1)], dim=1)
 
     leaky = lambda: nn.LeakyReLU(0.2)  # noqa: E731
     if arch == "seed":

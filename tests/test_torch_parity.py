@@ -16,8 +16,8 @@ class TorchMinibatchStd(torch.nn.Module):
     """``nn.MinibatchStd`` written with PyTorch ops, differentiated by autograd."""
 
     def forward(self, x):
-        s = (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
-        return torch.cat([x, s.expand(x.shape[0], 1)], dim=1)
+        spread = (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean()
+        return torch.cat([x, spread.expand(x.shape[0], 1)], dim=1)
 
 
 def twin(net):

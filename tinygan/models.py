@@ -30,8 +30,8 @@ Presets:
     Dropout in D evened out the digit classes (the least common went from 4% of
     samples to 7.8%) and lowered the FD from 7.2 to 4.7 in 300 s; the minibatch
     standard deviation then lowered it from 4.8–4.9 to 3.0 (two seeds each, one BLAS
-    thread per run).  Lesson 10 has the measurements.  The training settings that go with it, the EMA generator among them,
-    are ``RECIPES["default"]`` in ``tinygan.train``.
+    thread per run).  Lesson 10 has the measurements.  The training settings that go
+    with it, the EMA generator among them, are ``RECIPES["default"]`` in ``tinygan.train``.
 ``toy``
     Small nets for the low-dimensional sets of ``tinygan.toy``.
 """
