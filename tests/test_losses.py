@@ -40,6 +40,19 @@ def test_bce_value_and_gradient(a, t):
     assert rel_error_with_fd_floor(grad, numeric, bce_terms_scale(a, t)) < TOL
 
 
+
+def test_fd_floor_still_catches_small_bugs():
+    """The floor of ``rel_error_with_fd_floor`` is not a blanket pass: on ordinary logits a
+    gradient off by 1e-4 still fails by far (lesson 6 quotes these factors)."""
+    a = np.linspace(-3, 3, 8).reshape(-1, 1)
+    target = np.ones_like(a)
+    _, grad = losses.bce_with_logits(a, target)
+    numeric = numerical_gradient(lambda: losses.bce_with_logits(a, target)[0], a)
+    scale = bce_terms_scale(a, 1.0)
+    assert rel_error_with_fd_floor(grad, numeric, scale) < TOL
+    assert rel_error_with_fd_floor(grad * (1 + 1e-4), numeric, scale) > 40 * TOL  # relative: 50x the bound
+    assert rel_error_with_fd_floor(grad + 1e-4, numeric, scale) > 400 * TOL  # absolute: 420x
+
 @given(real=logits, fake=logits, smooth=st.sampled_from([1.0, 0.9]))
 def test_discriminator_loss(real, fake, smooth):
     loss, dreal, dfake = losses.discriminator_loss(real, fake, real_target=smooth)
