@@ -60,6 +60,14 @@ def test_smoke_run_writes_everything(tmp_path, capsys):
     assert (records[-1]["step"], records[-1]["epochs_done"]) == (12, 1)  # in epoch 2, one done
 
 
+def test_progress_and_stop_lines_agree_at_an_epochs_end(tmp_path, capsys):
+    code, out, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "18", "--out", tmp_path / "run")
+    assert code == 0, err
+    text = out + err
+    assert "epoch 2 step 18" in text and "epoch 3 step 18" not in text  # 9 batches an epoch
+    assert "at step 18, after epoch 2" in out
+
+
 @pytest.mark.parametrize("arch", ["seed", "default"])  # "default" adds dropout RNGs and the EMA
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, capsys, arch):
     common = [*SMALL, "--arch", arch, "--batch-size", "16"]  # 18 batches an epoch: crosses epochs
@@ -115,6 +123,60 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     assert_same_run(tmp_path / "straight", out, step=steps)
 
 
+def interrupt_at(monkeypatch, step):
+    """Make the next ``python -m tinygan.train`` stop at ``step`` as if Ctrl-C were pressed."""
+    real_run = train.run
+
+    def run(trainer, out, *args, stop_flag, **kwargs):
+        take_step = trainer.train_step
+
+        def step_then_maybe_stop():
+            stats = take_step()
+            if trainer.step == step:
+                stop_flag["stop"] = True  # what the SIGINT handler does
+            return stats
+
+        trainer.train_step = step_then_maybe_stop
+        return real_run(trainer, out, *args, stop_flag=stop_flag, **kwargs)
+
+    monkeypatch.setattr(train, "run", run)
+
+
+def test_resume_without_limits_goes_on_to_the_limits_the_run_was_started_with(tmp_path, capsys, monkeypatch):
+    common = [*SMALL, "--arch", "default", "--batch-size", "16"]
+    assert run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "straight")[0] == 0
+    with monkeypatch.context() as m:
+        interrupt_at(m, 8)
+        code, out, _ = run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "split")
+    assert code == 130 and "at step 8" in out
+    assert "the same limits: steps 20" in out
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split")  # the printed command
+    assert code == 0, err
+    assert "resuming at step 8" in out and "(until steps 20)" in out
+    assert_same_run(tmp_path / "straight", tmp_path / "split", step=20)
+    before = (tmp_path / "split" / "checkpoint.npz").read_bytes()
+    code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split")
+    assert code == 0 and "already reached the limits it was started with (steps 20)" in out
+    assert (tmp_path / "split" / "checkpoint.npz").read_bytes() == before
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "22")  # further
+    assert code == 0 and "(until steps 22)" in out, err
+
+
+def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys, monkeypatch):
+    with monkeypatch.context() as m:
+        interrupt_at(m, 5)
+        code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--out", tmp_path / "run")  # 300 s budget
+    assert code == 130 and "(until seconds 300)" in out
+    _, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    assert meta["limits"] == {"steps": None, "epochs": None, "seconds": 300.0}
+    with monkeypatch.context() as m:
+        interrupt_at(m, 7)
+        code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "run")
+    assert code == 130
+    left = float(re.search(r"\(until seconds ([0-9.]+)\)", out).group(1))
+    assert left == pytest.approx(300 - meta["seconds"], abs=0.05) and left < 300
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--data", "cifar"], "unknown --data 'cifar'; choose one of: mnist, fashion-mnist"),
     (["--arch", "dcgan"], "unknown --arch 'dcgan'; choose one of: default, seed, pytorch-gan"),
@@ -129,6 +191,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
     (["--resume"], "--resume needs --out DIR"),
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
+    (["--data", "ring8", "--arch", "default"], "--arch default is an image model: its generator ends in tanh"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run_cli(capsys, *argv)
@@ -214,7 +277,7 @@ def test_checkpoint_is_written_beside_its_target_then_renamed(tmp_path, monkeypa
     assert os.path.dirname(src) == str(tmp_path) and dst == tmp_path / "c.npz"
 
 
-def test_sample_cli(tmp_path, capsys):
+def test_sample_cli(tmp_path, capsys, monkeypatch):
     from tinygan import sample
 
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
@@ -229,7 +292,17 @@ def test_sample_cli(tmp_path, capsys):
                             "--seed", seed]) == 0
     assert (tmp_path / "i0.png").read_bytes() == (tmp_path / "i.png").read_bytes()
     assert (tmp_path / "i5.png").read_bytes() != (tmp_path / "i.png").read_bytes()
+    # with --interpolate, --n is the number of walks (8 unless given)
+    walks = []
+    real_interpolate = sample.interpolate
+    monkeypatch.setattr(sample, "interpolate", lambda G, config, rows, cols, seed: (
+        walks.append(rows), real_interpolate(G, config, rows, cols, seed))[1])
+    assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "w3.png"), "--interpolate",
+                        "--n", "3"]) == 0
+    assert walks == [3]
     for argv, message in ((["--out", str(tmp_path / "s.txt")], "must end in .npy or .png"),
+                          (["--out", str(tmp_path / "w.png"), "--interpolate", "--n", "101"],
+                           "at most 100 latent walks"),
                           (["--out", str(tmp_path / "s.npy"), "--n", "0"], "must be > 0, got 0"),
                           (["--out", str(tmp_path / "s.npy"), "--n", "-5"], "must be > 0, got -5")):
         with pytest.raises(SystemExit) as exit_:

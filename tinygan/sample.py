@@ -59,10 +59,14 @@ def interpolate(G, config, rows: int = 8, cols: int = 10, seed: int = 0):
     return to_numpy(G(xp.asarray(z.reshape(rows * cols, -1))))
 
 
+MAX_WALKS = 100  # rows of an interpolation picture
+
+
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m tinygan.sample", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True, help="a run directory written by python -m tinygan.train")
-    p.add_argument("--n", type=positive(int), default=64, help="number of samples")
+    p.add_argument("--n", type=positive(int), default=None,
+                   help="number of samples (default 64), or of latent walks with --interpolate (default 8)")
     p.add_argument("--out", required=True, help="FILE.npy (arrays) or FILE.png (a grid)")
     p.add_argument("--interpolate", action="store_true", help="a PNG of latent interpolations instead")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise")
@@ -73,6 +77,9 @@ def main(argv=None) -> int:
         p.error(f"--out must end in .npy or .png, got {out.name!r}")
     if args.interpolate and out.suffix != ".png":
         p.error("--interpolate writes a picture: use --out FILE.png")
+    if args.interpolate and args.n is not None and args.n > MAX_WALKS:
+        p.error(f"--n: at most {MAX_WALKS} latent walks in one picture, got {args.n}")
+    n = args.n if args.n is not None else (8 if args.interpolate else 64)
     try:
         backend.use(args.device)
         G, config = load_generator(args.run)
@@ -85,15 +92,15 @@ def main(argv=None) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         if args.interpolate:
-            rows, cols = 8, 10
+            rows, cols = n, 10
             images = interpolate(G, config, rows, cols, seed=args.seed)
             save_samples_figure(images, out, f"{data_label(config)} · {rows} latent walks, left to right", cols=cols)
         else:
-            samples = generate(G, config, args.n, args.seed)
+            samples = generate(G, config, n, args.seed)
             if out.suffix == ".npy":
                 np.save(out, samples)
             else:
-                save_samples_figure(samples, out, f"{data_label(config)} · {args.n} samples")
+                save_samples_figure(samples, out, f"{data_label(config)} · {n} samples")
     except OSError as err:
         p.error(f"cannot write {out}: {describe_os_error(err)}")
     print(f"wrote {out}")

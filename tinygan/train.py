@@ -12,6 +12,8 @@ A run directory (``--out``, default ``runs/<data>-<arch>-<time>``) receives:
 
 ``--resume`` continues a run from its checkpoint exactly where it stopped: a run of 2N
 steps and a run of N steps, resumed for N more, end with bitwise-equal parameters on CPU.
+Without ``--steps``/``--epochs``/``--max-seconds`` it goes on to the limits the run was
+started with (kept in the checkpoint), so an interrupted run ends where it would have.
 """
 
 from __future__ import annotations
@@ -135,6 +137,10 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.cursor = 0  # real batches used in the current epoch
         self.seconds = 0.0  # wall-clock seconds spent training, over every invocation
+        # Where the command line was told to stop, kept so that --resume without limits
+        # continues to them: {"steps": total or None, "epochs": total or None,
+        # "seconds": a time on the ``seconds`` clock, or None}.  None: not set.
+        self.limits = None
         self.perm = self.rng.permutation(self.n)
 
     # --- data ---------------------------------------------------------------
@@ -206,7 +212,7 @@ class Trainer:
         return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
                 "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
                 "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "limits": self.limits}
 
     def save(self, path):
         """Write a checkpoint, refusing weights that are no longer finite.
@@ -253,6 +259,7 @@ class Trainer:
         except (TypeError, ValueError) as err:
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
         self.seconds = float(meta.get("seconds", 0.0))  # absent from checkpoints before it was kept
+        self.limits = meta.get("limits")  # likewise
 
 
 # --- pictures ----------------------------------------------------------------------
@@ -419,12 +426,14 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         return record
 
     def end_of_epoch_outputs(label):
-        flush_metrics()
+        """Flush the metrics, draw the grid and curves, save; returns the metrics record."""
+        record = flush_metrics()
         samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
         save_samples_figure(samples, out / "samples" / f"{label}.png",
                             f"{data_label(trainer.config)} · {label} · step {trainer.step}", real_for_plots)
         save_curves(records, out / "curves.png")
         save_checkpoint()
+        return record
 
     def save_checkpoint():
         trainer.seconds = seconds_before + time.monotonic() - start  # the clock a resumed run continues
@@ -436,8 +445,11 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         elapsed = time.monotonic() - start
         rate = (trainer.step - start_step) / max(elapsed, 1e-9)
         eta = _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds)
+        # the epoch in progress, counted from 1; right at an epoch's end, the one just
+        # finished, so that the last line agrees with "stopped ... after epoch N"
+        shown_epoch = trainer.epoch + 1 if trainer.cursor else max(trainer.epoch, 1)
         if last:
-            progress.update(f"epoch {trainer.epoch + 1} step {trainer.step} {rate:.1f} steps/s ETA {eta} "
+            progress.update(f"epoch {shown_epoch} step {trainer.step} {rate:.1f} steps/s ETA {eta} "
                             f"loss_D {last['loss_d']:.3f} loss_G {last['loss_g']:.3f} "
                             f"D(x) {last['d_real']:.2f} D(G(z)) {last['d_fake']:.2f}", force=force)
 
@@ -450,7 +462,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
             last = flush_metrics() or last
         if trainer.epoch_done():
             trainer.start_next_epoch()
-            end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}")
+            last = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or last
         report_progress()
     last = flush_metrics() or last
     report_progress(force=True)
@@ -586,6 +598,9 @@ def config_from_args(args, parser) -> Config:
         parser.error(f"--arch toy is for the low-dimensional sets ({', '.join(toy_datasets())}): its "
                      f"generator has no tanh, so its images would leave [-1, 1]; for {c.data} choose one "
                      f"of: {image_archs}")
+    if c.arch != "toy" and c.data not in IMAGE_DATA:
+        parser.error(f"--arch {c.arch} is an image model: its generator ends in tanh, so its samples "
+                     f"stay in [-1, 1], and {c.data} reaches beyond that; for the toy sets use --arch toy")
     for name, value in RECIPES[c.arch].items():
         setattr(c, name, value)
     if args.lr is not None:
@@ -647,10 +662,6 @@ def _main(argv) -> int:
         if (out / "checkpoint.npz").exists():
             parser.error(f"{out} already holds a run; add --resume to continue it, or choose another --out")
 
-    max_steps, max_epochs, max_seconds = args.steps, args.epochs, args.max_seconds
-    if max_steps is None and max_epochs is None and max_seconds is None:
-        max_seconds = 300.0
-
     try:
         data = load_training_data(config)
     except (OSError, ValueError) as err:
@@ -664,13 +675,32 @@ def _main(argv) -> int:
         print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
         return 2
 
+    max_steps, max_epochs, max_seconds = args.steps, args.epochs, args.max_seconds
+    no_limits_given = max_steps is None and max_epochs is None and max_seconds is None
+    if no_limits_given and args.resume and trainer.limits:
+        # continue to where the run was told to stop (an interrupted run), not a new budget
+        max_steps, max_epochs = trainer.limits.get("steps"), trainer.limits.get("epochs")
+        if trainer.limits.get("seconds") is not None:
+            max_seconds = trainer.limits["seconds"] - trainer.seconds
+        if (max_steps is not None and trainer.step >= max_steps
+                or max_epochs is not None and trainer.epoch >= max_epochs
+                or max_seconds is not None and max_seconds <= 0):
+            print(f"tinygan: {out} already reached the limits it was started with "
+                  f"({describe_limits(trainer.limits)}); to train it further, add --steps, "
+                  f"--epochs or --max-seconds")
+            return 0
+    elif no_limits_given:
+        max_seconds = 300.0
+    trainer.limits = {"steps": max_steps, "epochs": max_epochs,
+                      "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
+
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
         parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
-    limits = ", ".join(f"{k} {v}" for k, v in (("steps", max_steps), ("epochs", max_epochs),
-                                                  ("seconds", max_seconds)) if v is not None)
+    limits = ", ".join(f"{k} {v:g}" for k, v in (("steps", max_steps), ("epochs", max_epochs),
+                                                    ("seconds", max_seconds)) if v is not None)
     print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
           f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
@@ -703,7 +733,8 @@ def _main(argv) -> int:
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
     print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {out / 'checkpoint.npz'}")
     if reason == "interrupted":
-        print(f"resume with: python -m tinygan.train --resume --out {out}")
+        print(f"resume with: python -m tinygan.train --resume --out {out}   "
+              f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 130
     if not args.no_eval and config.data != "mnist":
         print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run is {config.data}")
@@ -723,6 +754,14 @@ def _main(argv) -> int:
             return 1
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
+
+
+def describe_limits(limits: dict) -> str:
+    """``"steps 600, 300 s of training in all"`` for ``Trainer.limits``."""
+    parts = [f"{name} {limits[name]}" for name in ("steps", "epochs") if limits.get(name) is not None]
+    if limits.get("seconds") is not None:
+        parts.append(f"{limits['seconds']:.0f} s of training in all")
+    return ", ".join(parts)
 
 
 def evaluate_run(trainer: Trainer, out: Path, n: int):
