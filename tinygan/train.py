@@ -377,6 +377,12 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def count_limit_reached(trainer: Trainer, max_steps=None, max_epochs=None) -> bool:
+    """Whether ``trainer`` has taken ``max_steps`` steps or finished ``max_epochs`` epochs."""
+    return (max_steps is not None and trainer.step >= max_steps
+            or max_epochs is not None and trainer.epoch >= max_epochs)
+
+
 def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_seconds=None, log_every=100,
         progress: Progress | None = None, stop_flag=None, real_for_plots=None) -> str:
     """Train until a limit is reached; returns why it stopped: "done", "time", "interrupted".
@@ -396,9 +402,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     reason = "done"
 
     def limit_reached():
-        if max_steps is not None and trainer.step >= max_steps:
-            return "done"
-        if max_epochs is not None and trainer.epoch >= max_epochs:
+        if count_limit_reached(trainer, max_steps, max_epochs):
             return "done"
         if max_seconds is not None and time.monotonic() - start >= max_seconds:
             return "time"
@@ -682,9 +686,7 @@ def _main(argv) -> int:
         max_steps, max_epochs = trainer.limits.get("steps"), trainer.limits.get("epochs")
         if trainer.limits.get("seconds") is not None:
             max_seconds = trainer.limits["seconds"] - trainer.seconds
-        if (max_steps is not None and trainer.step >= max_steps
-                or max_epochs is not None and trainer.epoch >= max_epochs
-                or max_seconds is not None and max_seconds <= 0):
+        if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
             print(f"tinygan: {out} already reached the limits it was started with "
                   f"({describe_limits(trainer.limits)}); to train it further, add --steps, "
                   f"--epochs or --max-seconds")
