@@ -50,7 +50,7 @@ def toy_datasets():
 # (in ``models.build_gan``), dropout, which kept D from favouring some digits, and a
 # minibatch standard deviation feature, which lowered the FD further.  Two time-scale
 # learning rates (lr_d 4e-4, lr_g 1e-4) and label smoothing 0.9 were measured and did not
-# help; a learning rate of 5e-4 scored worse than 2e-4 (lesson 10 has the measurements).
+# help; a learning rate of 5e-4 did no better than 2e-4 in one run each (lesson 10 has the measurements).
 # "seed" and "pytorch-gan" keep the plain recipe of their sources, so comparisons are fair.
 RECIPES = {
     "default": dict(loss="nonsaturating", d_steps=1, batch_size=64, lr_g=2e-4, lr_d=2e-4,
