@@ -24,6 +24,20 @@ def test_generator_step_moves_g_and_not_d():
     np.testing.assert_array_equal(D.flat_grads, dg0)
 
 
+def test_generator_step_runs_the_discriminator_in_train_mode():
+    # As in PyTorch's examples: D's BatchNorm statistics see the fake batch of the G step,
+    # while D's parameters stay as they are.
+    r = Random(4)
+    D = nn.Sequential(nn.Dense(6, 5, rng=r, dtype="float64"), nn.BatchNorm1d(5, dtype="float64"),
+                      nn.LeakyReLU(0.2), nn.Dense(5, 1, rng=r, dtype="float64"))
+    G = nn.Sequential(nn.Dense(3, 6, rng=r, dtype="float64"), nn.Tanh())
+    fake, g_caches = G.forward(r.normal((8, 3), dtype="float64"), train=True)
+    state, params = D.flat_state.copy(), D.flat_params.copy()
+    gan.generator_step(G, D, optim.Adam(G.flat_params, G.flat_grads), fake, g_caches)
+    np.testing.assert_array_equal(D.flat_params, params)
+    assert not np.array_equal(D.flat_state, state)
+
+
 def test_discriminator_step_moves_d_and_not_g():
     G, D, opt_g, opt_d, rng = tiny_gan()
     g0, d0 = G.flat_params.copy(), D.flat_params.copy()

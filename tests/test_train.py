@@ -68,7 +68,7 @@ def test_progress_and_stop_lines_agree_at_an_epochs_end(tmp_path, capsys):
     assert "at step 18, after epoch 2" in out
 
 
-@pytest.mark.parametrize("arch", ["seed", "default"])  # "default" adds dropout RNGs and the EMA
+@pytest.mark.parametrize("arch", ["seed", "default", "pytorch-gan"])  # dropout RNGs and the EMA; BatchNorm statistics
 def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, capsys, arch):
     common = [*SMALL, "--arch", arch, "--batch-size", "16"]  # 18 batches an epoch: crosses epochs
     assert run_cli(capsys, *common, "--steps", "30", "--out", tmp_path / "straight")[0] == 0
@@ -520,6 +520,22 @@ def small_trainer(n=300, **options):
     config = train.Config(**{"batch_size": 32, **options})
     data = np.random.default_rng(0).uniform(-1, 1, (n, 784)).astype(np.float32)
     return train.Trainer(config, data)
+
+
+def test_sampling_a_saved_run_uses_the_generators_batchnorm_statistics(tmp_path):
+    # Only pytorch-gan has BatchNorm (in G); eval-mode samples read its running statistics,
+    # which training moves but no parameter comparison would notice.
+    from tinygan import sample
+
+    trainer = small_trainer(arch="pytorch-gan", ema=0.9)
+    fresh_state = trainer.G.flat_state.copy()
+    for _ in range(2):
+        trainer.train_step()
+    assert not np.array_equal(trainer.G.flat_state, fresh_state)  # the statistics moved: not vacuous
+    trainer.save(tmp_path / "checkpoint.npz")
+    G, config = sample.load_generator(tmp_path)
+    np.testing.assert_array_equal(G.flat_state, trainer.G.flat_state)
+    np.testing.assert_array_equal(sample.generate(G, config, 8, seed=3), trainer.sample(8, seed=3))
 
 
 def test_trainer_passes_its_recipe_to_the_gan_step(monkeypatch):
