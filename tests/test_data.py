@@ -220,11 +220,19 @@ def test_wrong_label_count(tmp_path):
         load_dataset("mnist", "test", data_dir=tmp_path)
 
 
-def test_labels_out_of_range(tmp_path):
+def test_labels_beyond_nine_load_as_stored(tmp_path):
+    """EMNIST's letters are labelled 1..26: the GAN never reads labels, so --data-dir takes them."""
     make_dataset(tmp_path)
-    write_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz", np.full(5, 10, np.uint8))
-    with pytest.raises(DataError, match="labels must be 0..9"):
-        load_dataset("mnist", "test", data_dir=tmp_path)
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz", np.arange(22, 27, dtype=np.uint8))
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].tolist() == [22, 23, 24, 25, 26]
+
+
+def test_a_header_whose_sizes_overflow_int64_is_refused_by_name():
+    """Four sizes of 65536 multiply to 2**64, which wraps to 0 in int64: the file must
+    still be called truncated, not handed to reshape."""
+    header = bytes([0, 0, 0x08, 4]) + (65536).to_bytes(4, "big") * 4
+    with pytest.raises(DataError, match=r"huge\.idx: truncated"):
+        data.parse_idx(header, "huge.idx")
 
 
 def test_unknown_name_and_split():

@@ -99,6 +99,22 @@ def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     assert (out / "checkpoint.npz").read_bytes() == good
 
 
+def test_a_nan_before_the_first_checkpoint_says_there_is_none(tmp_path):
+    trainer = small_trainer(arch="seed", ema=0.0)
+    original_step = trainer.train_step
+
+    def poisoned_step():
+        stats = original_step()
+        if trainer.step == 3:
+            trainer.G.flat_params[:] = np.nan
+        return stats
+
+    trainer.train_step = poisoned_step
+    with pytest.raises(train.TrainingError, match=r"nan.*no checkpoint was written yet") as error:
+        train.run(trainer, tmp_path, max_steps=100, log_every=5, progress=train.Progress(open(os.devnull, "w")))
+    assert "intact" not in str(error.value) and not (tmp_path / "checkpoint.npz").exists()
+
+
 def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "tinygan.train", *SMALL, "--arch", "seed", "--steps", "1000000",
@@ -142,7 +158,7 @@ def interrupt_at(monkeypatch, step):
     monkeypatch.setattr(train, "run", run)
 
 
-def test_resume_without_limits_goes_on_to_the_limits_the_run_was_started_with(tmp_path, capsys, monkeypatch):
+def test_resume_without_limits_goes_on_to_the_limits_the_run_was_last_given(tmp_path, capsys, monkeypatch):
     common = [*SMALL, "--arch", "default", "--batch-size", "16"]
     assert run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "straight")[0] == 0
     with monkeypatch.context() as m:
@@ -156,8 +172,17 @@ def test_resume_without_limits_goes_on_to_the_limits_the_run_was_started_with(tm
     assert_same_run(tmp_path / "straight", tmp_path / "split", step=20)
     before = (tmp_path / "split" / "checkpoint.npz").read_bytes()
     code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split")
-    assert code == 0 and "already reached the limits it was started with (steps 20)" in out
+    assert code == 0 and "already reached the limits it was last given (steps 20)" in out
     assert (tmp_path / "split" / "checkpoint.npz").read_bytes() == before
+    # limits at or below the step: nothing is trained, rewritten, evaluated or forgotten
+    files = {f.name: f.read_bytes() for f in (tmp_path / "split").iterdir() if f.is_file()}
+    for limit in (["--steps", "20"], ["--steps", "3"], ["--epochs", "1"]):
+        code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split", *limit)
+        assert code == 0 and f"already reached the limits given ({limit[0][2:]} {limit[1]})" in out, out
+        assert "it is at step 20, with 1 epoch(s) done" in out
+    assert {f.name: f.read_bytes() for f in (tmp_path / "split").iterdir() if f.is_file()} == files
+    code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split")
+    assert "already reached the limits it was last given (steps 20)" in out
     code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "22")  # further
     assert code == 0 and "(until steps 22)" in out, err
 
@@ -189,6 +214,7 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     (["--label-smoothing", "1.5"], "--label-smoothing: must be in (0, 1], got 1.5"),
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
     (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
+    (["--seed", "-1"], "--seed: must be >= 0, got -1"),  # NumPy's generators take no negative seed
     (["--resume"], "--resume needs --out DIR"),
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
     (["--data", "ring8", "--arch", "default"], "--arch default is an image model: its generator ends in tanh"),
@@ -229,6 +255,82 @@ def test_missing_data_dir_names_the_path(tmp_path, capsys):
     assert code == 2 and "nowhere" in err and "Traceback" not in err
 
 
+def test_a_run_on_a_data_directory_is_not_scored_as_digits(tmp_path, capsys):
+    """--data-dir holds any 28x28 images (EMNIST letters, KMNIST): the digit evaluator would
+    give them a meaningless FD and histogram, so neither train nor evaluate scores them."""
+    from tinygan import evaluate
+
+    package_mnist = pathlib.Path(train.__file__).parent / "data"
+    code, out, err = run_cli(capsys, "--data-dir", package_mnist, "--subset", "300", "--batch-size", "32",
+                             "--arch", "seed", "--steps", "2", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert f"no evaluation: tinygan's evaluator scores MNIST digits, and this run reads {package_mnist}" in out
+    assert not (tmp_path / "r" / "eval.json").exists()
+    assert evaluate.main(["--run", str(tmp_path / "r"), "--n", "10"]) == 2
+    assert "this evaluator scores MNIST digits" in capsys.readouterr().err
+
+
+def test_a_relative_data_directory_resumes_from_anywhere(tmp_path, capsys, monkeypatch):
+    package = pathlib.Path(train.__file__).parent
+    monkeypatch.chdir(package)
+    common = ["--data", "fashion-mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    assert run_cli(capsys, *common, "--data-dir", "data", "--steps", "2", "--out", tmp_path / "r")[0] == 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data_dir"] == str(package / "data")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--steps", "4", "--no-eval")
+    assert code == 0, err
+    # the same directory typed again, another way, is no conflict
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--steps", "6", "--no-eval",
+                           "--data-dir", os.path.relpath(package / "data"))
+    assert code == 0, err
+    assert checkpoint.load(tmp_path / "r" / "checkpoint.npz")[1]["step"] == 6
+
+
+def test_retyping_lr_and_lr_g_on_resume_is_no_conflict(tmp_path, capsys):
+    """--lr-g beats --lr in a new run; the resume check reads them the same way."""
+    flags = ["--lr", "2e-4", "--lr-g", "1e-3"]
+    assert run_cli(capsys, *SMALL, "--arch", "seed", *flags, "--steps", "2", "--out", tmp_path / "r")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", *flags, "--steps", "4", "--no-eval")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--lr", "1e-3", "--steps", "5", "--no-eval")
+    assert code == 2 and "(lr_d=0.0002); drop --lr" in err
+
+
+def test_an_output_that_cannot_be_written_is_one_line_after_the_checkpoint(tmp_path, capsys, monkeypatch):
+    """A full disk while drawing epoch 1's grid: the checkpoint of that epoch's end is already saved."""
+    def full_disk(samples, path, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(train, "save_samples_figure", full_disk)
+    out = tmp_path / "r"
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "12", "--out", out)  # 9 steps an epoch
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"cannot write {out / 'samples' / 'epoch_001.png'}: No space left on device" in err
+    assert f"the last good checkpoint, {out / 'checkpoint.npz'}, is intact" in err
+    assert checkpoint.load(out / "checkpoint.npz")[1]["step"] == 9
+
+
+def test_a_half_written_metrics_line_does_not_stop_a_resume(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert run_cli(capsys, "--data", "ring8", "--steps", "3", "--no-eval", "--out", out)[0] == 0
+    with (out / "metrics.jsonl").open("a") as f:
+        f.write('{"loss_d": 1.3, "st')  # what a process killed mid-write leaves
+    code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "5", "--no-eval")
+    assert code == 0 and "line 2, is not a metrics record; dropped it" in err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [3, 5]
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_epochs_eta_counts_whole_iterations():
+    """With 9 batches an epoch and --d-steps 2, an epoch is 4 iterations: its last batch is left over."""
+    trainer = small_trainer(arch="seed", ema=0.0, d_steps=2)
+    assert trainer.batches_per_epoch == 9
+    assert train._eta(trainer, 1.0, 0.0, None, 2, None) == "8s"
+    trainer.cursor = 4  # two iterations into the first epoch
+    assert train._eta(trainer, 1.0, 0.0, None, 2, None) == "6s"
+
+
 def test_resume_errors(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "empty")
     assert code == 2 and "no checkpoint at" in err
@@ -247,7 +349,7 @@ def test_incompatible_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")[0] == 0
     arrays, meta = checkpoint.load(tmp_path / "ok" / "checkpoint.npz")
     arrays["G_params"] = arrays["G_params"][:-5]
-    checkpoint.save(tmp_path / "ok" / "checkpoint.npz", arrays, {k: v for k, v in meta.items() if k != "format_version"})
+    checkpoint.save(tmp_path / "ok" / "checkpoint.npz", arrays, meta)
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "ok", "--steps", "4")
     assert code == 2 and "G_params has shape" in err
 
@@ -277,6 +379,23 @@ def test_checkpoint_is_written_beside_its_target_then_renamed(tmp_path, monkeypa
     assert os.path.dirname(src) == str(tmp_path) and dst == tmp_path / "c.npz"
 
 
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_a_checkpoint_gets_the_mode_of_any_other_output(tmp_path):
+    """Not mkstemp's private 0600: another user of a shared run directory can sample it."""
+    umask = os.umask(0o022)
+    try:
+        checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {"step": 1})
+        (tmp_path / "other.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "c.npz").stat().st_mode & 0o777 == (tmp_path / "other.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_resaved_checkpoint_carries_the_current_format_version(tmp_path):
+    checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {"step": 1, "format_version": 1})
+    assert checkpoint.load(tmp_path / "c.npz")[1]["format_version"] == checkpoint.FORMAT_VERSION
+
+
 def test_sample_cli(tmp_path, capsys, monkeypatch):
     from tinygan import sample
 
@@ -304,7 +423,8 @@ def test_sample_cli(tmp_path, capsys, monkeypatch):
                           (["--out", str(tmp_path / "w.png"), "--interpolate", "--n", "101"],
                            "at most 100 latent walks"),
                           (["--out", str(tmp_path / "s.npy"), "--n", "0"], "must be > 0, got 0"),
-                          (["--out", str(tmp_path / "s.npy"), "--n", "-5"], "must be > 0, got -5")):
+                          (["--out", str(tmp_path / "s.npy"), "--n", "-5"], "must be > 0, got -5"),
+                          (["--out", str(tmp_path / "s.npy"), "--seed", "-1"], "--seed: must be >= 0, got -1")):
         with pytest.raises(SystemExit) as exit_:
             sample.main(["--run", str(tmp_path / "run"), *argv])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
@@ -385,7 +505,7 @@ def test_format_1_checkpoint_still_samples_but_does_not_resume(tmp_path, capsys,
         arrays[f"{name}_m"] = arrays.pop(f"{name}_m_sum") * 0.5
         arrays[f"{name}_v"] = arrays.pop(f"{name}_v_sum") * 0.001
     monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 1)
-    checkpoint.save(tmp_path / "checkpoint.npz", arrays, {k: v for k, v in meta.items() if k != "format_version"})
+    checkpoint.save(tmp_path / "checkpoint.npz", arrays, meta)
     monkeypatch.undo()
     G, config = sample.load_generator(tmp_path)
     assert config.arch == "seed" and np.all(np.isfinite(G(np.zeros((2, 100), np.float32))))
@@ -439,10 +559,10 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
         text = "{not json" if damage == "metadata not JSON" else "[1, 2]"
         np.savez(path, meta_json=np.array(text), **arrays)
     elif damage == "no step":
-        checkpoint.save(path, arrays, {k: v for k, v in meta.items() if k not in ("step", "format_version")})
+        checkpoint.save(path, arrays, {k: v for k, v in meta.items() if k != "step"})
     else:
         checkpoint.save(path, {k: v for k, v in arrays.items() if k != "G_state"},
-                        {k: v for k, v in meta.items() if k != "format_version"})
+                        meta)
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
     assert code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
     assert "allow_pickle" not in err  # NumPy's advice to unpickle a file that is not a checkpoint
@@ -582,7 +702,7 @@ def test_ema_sampler_uses_the_generators_batchnorm_statistics():
         trainer.train_step()
     # Training moves G's running statistics; the EMA copy only averages parameters.
     assert not np.allclose(trainer.G.flat_state, trainer.G_ema.flat_state)
-    sampler = trainer.sampler()
+    sampler = trainer.sampling_generator()
     assert sampler is trainer.G_ema
     np.testing.assert_array_equal(sampler.flat_state, trainer.G.flat_state)
 

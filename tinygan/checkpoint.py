@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,12 @@ def save(path, arrays: dict, meta: dict) -> None:
     """Write ``arrays`` (name -> host array) and ``meta`` (JSON-able dict) to ``path``."""
     path = Path(path)
     payload = {name: np.asarray(a) for name, a in arrays.items()}
-    payload["meta_json"] = np.array(json.dumps({"format_version": FORMAT_VERSION, **meta}))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    # the version last, so that a re-saved meta from load() cannot carry an old one along
+    payload["meta_json"] = np.array(json.dumps({**meta, "format_version": FORMAT_VERSION}))
+    # Not tempfile.mkstemp: it makes the file private (0600), and os.replace would keep
+    # that, so others could not read the run; os.open applies the umask like any output.
+    tmp = path.parent / f"{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)

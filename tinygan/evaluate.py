@@ -292,7 +292,7 @@ def get_samples(args):
     if args.samples is not None:
         return load_samples_file(args.samples), args.samples
     if args.run is not None:
-        from . import checkpoint, sample
+        from . import checkpoint, sample, train
 
         if args.n < 1:
             raise SampleError(f"--n must be > 0, got {args.n}")
@@ -300,8 +300,9 @@ def get_samples(args):
             G, config = sample.load_generator(args.run)
         except checkpoint.CheckpointError as err:
             raise SampleError(str(err)) from err
-        if config.data != "mnist":
-            raise SampleError(f"{args.run} was trained on {config.data!r}; this evaluator scores MNIST digits")
+        if not train.scored_as_digits(config):
+            raise SampleError(f"{args.run} was trained on {config.data_dir or config.data!r}; "
+                              "this evaluator scores MNIST digits (the shipped set)")
         return sample.generate(G, config, args.n, seed=1234), f"{args.run} ({args.n} samples)"
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 

@@ -1,7 +1,8 @@
 """Draw samples from a trained run: ``python -m tinygan.sample --run DIR --n N --out FILE``.
 
 ``FILE.npy`` receives ``(N, data_dim)`` float32 samples (in [−1, 1] for the image
-presets, whose generators end in a tanh); ``FILE.png`` a grid of them.
+presets, whose generators end in a tanh); ``FILE.png`` a grid of them, or for a toy run
+a scatter plot (2-D points) or a histogram (1-D).
 ``--interpolate`` instead draws rows that walk in a straight line between pairs of noise
 vectors, showing how the generator's output changes along the way.
 The EMA generator is used when the run has one.
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .train import ArgumentParser, Config, data_label, describe_os_error, positive, save_samples_figure
+from .train import ArgumentParser, Config, data_label, describe_os_error, positive, save_samples_figure, seed_number
 
 
 def load_generator(run_dir):
@@ -24,7 +25,7 @@ def load_generator(run_dir):
     path = Path(run_dir) / "checkpoint.npz"
     arrays, meta = checkpoint.load(path, formats=checkpoint.NETWORK_FORMATS)
     try:
-        config = Config(**meta["config"])
+        config = Config.from_dict(meta["config"])
     except (KeyError, TypeError) as err:
         raise checkpoint.CheckpointError(f"{path}: its config does not fit this tinygan ({err})") from err
     from . import models
@@ -51,7 +52,8 @@ def generate(G, config, n: int, seed: int = 0, batch: int = 1000):
 
 
 def interpolate(G, config, rows: int = 8, cols: int = 10, seed: int = 0):
-    """``rows`` straight-line walks of ``cols`` points between pairs of noise vectors."""
+    """``rows`` straight-line walks of ``cols`` points between pairs of noise vectors:
+    samples ``(rows·cols, data_dim)``, walk by walk, host float32."""
     rng = Random(seed)
     ends = to_numpy(rng.normal((2, rows, config.z_dim)))
     t = np.linspace(0, 1, cols, dtype=np.float32)[None, :, None]
@@ -69,7 +71,7 @@ def main(argv=None) -> int:
                    help="number of samples (default 64), or of latent walks with --interpolate (default 8)")
     p.add_argument("--out", required=True, help="FILE.npy (arrays) or FILE.png (a grid)")
     p.add_argument("--interpolate", action="store_true", help="a PNG of latent interpolations instead")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+    p.add_argument("--seed", type=seed_number, default=0, help="seed of the noise (>= 0)")
     p.add_argument("--device", default=None, choices=backend.DEVICES)
     args = p.parse_args(argv)
     out = Path(args.out)

@@ -7,13 +7,15 @@ A run directory (``--out``, default ``runs/<data>-<arch>-<time>``) receives:
                        epoch, at the end, and on Ctrl-C;
 - ``samples/epoch_NNN.png`` and ``samples.png``   the same fixed noise drawn every epoch;
 - ``curves.png``       losses and mean D(x), D(G(z)) over training;
-- ``metrics.jsonl``    one JSON line per logging interval;
-- ``eval.json``        the final evaluation (MNIST): Fréchet distance, score, class counts.
+- ``metrics.jsonl``    one JSON line per 100 steps, at each epoch's end, and where
+                       training stops;
+- ``eval.json``        the final evaluation (the shipped MNIST only): Fréchet distance,
+                       score, class counts.
 
 ``--resume`` continues a run from its checkpoint exactly where it stopped: a run of 2N
 steps and a run of N steps, resumed for N more, end with bitwise-equal parameters on CPU.
 Without ``--steps``/``--epochs``/``--max-seconds`` it goes on to the limits the run was
-started with (kept in the checkpoint), so an interrupted run ends where it would have.
+last given (kept in the checkpoint), so an interrupted run ends where it would have.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +69,13 @@ RECIPES = {
 
 @dataclass
 class Config:
-    """Everything that defines a run; saved in its checkpoint and ``config.json``."""
+    """Everything that defines a run; saved in its checkpoint and ``config.json``.
+
+    The defaults are the ``default`` recipe's: ``Config(arch="seed")`` keeps its EMA of
+    0.999, so give the recipe's values too (``**RECIPES["seed"]``), as the command line
+    does in :func:`config_from_args`.  ``data_dir`` is stored as an absolute path, so a
+    run resumes from any working directory.
+    """
 
     data: str = "mnist"
     data_dir: str | None = None
@@ -83,10 +92,16 @@ class Config:
     z_dim: int = 100
     seed: int = 0
     subset: int | None = None
-    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        """The Config a checkpoint stored (``TypeError`` for a field this version lacks)."""
+        values = {k: v for k, v in values.items() if k != "extra"}  # an unused field of older checkpoints
+        return cls(**values)
 
 
-# Fields that may change when a run is resumed: how long it runs, not what it computes.
+# Options a resumed run may change: how long it runs, where (cpu or gpu; the numbers
+# then differ in the last bits), and its final evaluation; not the model or the training.
 RESUMABLE_OVERRIDES = ("steps", "epochs", "max_seconds", "device", "eval_samples", "no_eval")
 
 
@@ -131,6 +146,11 @@ class Trainer:
         betas = (c.beta1, c.beta2)
         self.opt_g = optim.Adam(self.G.flat_params, self.G.flat_grads, c.lr_g, betas)
         self.opt_d = optim.Adam(self.D.flat_params, self.D.flat_grads, c.lr_d, betas)
+        # One stream per purpose: weights from seed, data order and noise from seed + 1, the
+        # fixed noise of the grids from seed + 2, toy data from seed + 3.  Seed k + 1's weights
+        # therefore come from the stream of seed k's data order and noise, read at another
+        # offset (the permutation is drawn first) for another use: we take runs of adjacent
+        # seeds as independent enough to compare, but not in the strict sense.
         self.rng = Random(c.seed + 1)  # data order and noise
         self.fixed_noise = Random(c.seed + 2).normal((64, c.z_dim))
         self.step = 0  # generator steps taken
@@ -152,6 +172,7 @@ class Trainer:
         return self.x_train[idx]
 
     def noise(self):
+        """A noise batch ``(batch, z_dim)`` from the run's stream."""
         return self.rng.normal((self.config.batch_size, self.config.z_dim))
 
     def epoch_done(self) -> bool:
@@ -184,8 +205,12 @@ class Trainer:
         """
         return min(self.config.ema, (1 + step) / (10 + step))
 
-    def sampler(self):
-        """The generator used for samples: the EMA one when there is one."""
+    def sampling_generator(self):
+        """The generator used for samples: the EMA one when there is one.
+
+        The EMA generator averages weights only, so this first copies G's BatchNorm
+        running statistics into it (``pytorch-gan`` has BatchNorm in G).
+        """
         if self.G_ema is None:
             return self.G
         self.G_ema.flat_state[...] = self.G.flat_state  # BatchNorm statistics, if any
@@ -195,10 +220,11 @@ class Trainer:
         """``n`` samples ``(n, data_dim)`` as a host float32 array (eval mode)."""
         from .sample import generate
 
-        return generate(self.sampler(), self.config, n, seed)
+        return generate(self.sampling_generator(), self.config, n, seed)
 
     # --- checkpoints ---------------------------------------------------------
     def state_arrays(self) -> dict:
+        """The checkpoint's arrays (name -> host array): networks, optimizers, data order."""
         arrays = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
                   "D_params": self.D.flat_params, "D_state": self.D.flat_state, "perm": self.perm}
         if self.G_ema is not None:
@@ -209,6 +235,7 @@ class Trainer:
         return {k: to_numpy(v) for k, v in arrays.items()}
 
     def state_meta(self) -> dict:
+        """The checkpoint's JSON part: config, counters, RNG states, clock and limits."""
         return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
                 "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
                 "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t,
@@ -223,7 +250,7 @@ class Trainer:
         for name, net in (("G", self.G), ("D", self.D)):
             if not bool(xp.isfinite(net.flat_params).all()):
                 raise TrainingError(f"{name}'s weights are no longer finite at step {self.step}; "
-                                    f"training stopped and {path} was not overwritten. Try a smaller --lr.")
+                                    f"training stopped and {last_checkpoint(path)}. Try a smaller --lr.")
         checkpoint.save(path, self.state_arrays(), self.state_meta())
 
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
@@ -262,6 +289,13 @@ class Trainer:
         self.limits = meta.get("limits")  # likewise
 
 
+def last_checkpoint(path) -> str:
+    """What a stopped run has kept, in words: the checkpoint at ``path``, or none yet."""
+    if Path(path).exists():
+        return f"the last good checkpoint, {path}, is intact"
+    return f"no checkpoint was written yet (the first comes at an epoch's end), so {path} does not exist"
+
+
 # --- pictures ----------------------------------------------------------------------
 
 
@@ -288,7 +322,18 @@ def image_grid(images, cols: int = 8):
 
 def data_label(config) -> str:
     """What a figure's title calls the data: ``--data-dir``'s folder when one was given."""
-    return Path(config.data_dir).name or config.data_dir if config.data_dir else config.data
+    if not config.data_dir:
+        return config.data
+    return Path(config.data_dir).name or config.data_dir  # "/" has no name
+
+
+def scored_as_digits(config) -> bool:
+    """Whether the evaluator's MNIST classifier may score this run: the shipped MNIST only.
+
+    A ``--data-dir`` run reads any 28×28 IDX images (EMNIST letters, KMNIST, ...), for
+    which a digit classifier's FD and class histogram would mean nothing.
+    """
+    return config.data == "mnist" and not config.data_dir
 
 
 def save_samples_figure(samples, path, title="", real=None, cols: int = 8):
@@ -387,15 +432,17 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         progress: Progress | None = None, stop_flag=None, real_for_plots=None) -> str:
     """Train until a limit is reached; returns why it stopped: "done", "time", "interrupted".
 
-    Raises ``TrainingError`` on a non-finite loss; the last checkpoint is then left intact.
+    A checkpoint is written at each epoch's end and where training stops, before the
+    figures, so that an output that cannot be drawn costs no training.  Raises
+    ``TrainingError`` on a loss or weights that are not finite, and ``OSError`` when an
+    output cannot be written; the last checkpoint is then left intact.
     """
     progress = progress or Progress()
     stop_flag = stop_flag or {"stop": False}
     (out / "samples").mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.jsonl"
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines()] if metrics_path.exists() else []
-    records = [r for r in records if r["step"] <= trainer.step]  # drop lines after the checkpoint
-    metrics_path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    records = read_metrics(metrics_path, up_to_step=trainer.step)  # a resumed run drops later lines
+    write_text_atomically(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
     ckpt = out / "checkpoint.npz"
     start, start_step, seconds_before = time.monotonic(), trainer.step, trainer.seconds
     sums, count = None, 0
@@ -418,8 +465,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if not all(math.isfinite(v) for v in values):
             raise TrainingError(
                 f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
-                f"{trainer.step}; training stopped. The last good checkpoint, {ckpt}, is intact. "
-                "Try a smaller --lr.")
+                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. Try a smaller --lr.")
         # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
                       epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
@@ -430,20 +476,22 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         return record
 
     def end_of_epoch_outputs(label):
-        """Flush the metrics, draw the grid and curves, save; returns the metrics record."""
+        """Flush the metrics, save, draw the grid and curves; returns the metrics record."""
         record = flush_metrics()
-        samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
-        save_samples_figure(samples, out / "samples" / f"{label}.png",
-                            f"{data_label(trainer.config)} · {label} · step {trainer.step}", real_for_plots)
-        save_curves(records, out / "curves.png")
         save_checkpoint()
+        draw_figures(out / "samples" / f"{label}.png", f"{data_label(trainer.config)} · {label} · step {trainer.step}")
         return record
+
+    def draw_figures(samples_path, title):
+        samples = to_numpy(trainer.sampling_generator()(trainer.fixed_noise))
+        save_samples_figure(samples, samples_path, title, real_for_plots)
+        save_curves(records, out / "curves.png")
 
     def save_checkpoint():
         trainer.seconds = seconds_before + time.monotonic() - start  # the clock a resumed run continues
         trainer.save(ckpt)
 
-    last = {}
+    latest_record = {}
 
     def report_progress(force=False):
         elapsed = time.monotonic() - start
@@ -452,10 +500,11 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         # the epoch in progress, counted from 1; right at an epoch's end, the one just
         # finished, so that the last line agrees with "stopped ... after epoch N"
         shown_epoch = trainer.epoch + 1 if trainer.cursor else max(trainer.epoch, 1)
-        if last:
+        if latest_record:
+            r = latest_record
             progress.update(f"epoch {shown_epoch} step {trainer.step} {rate:.1f} steps/s ETA {eta} "
-                            f"loss_D {last['loss_d']:.3f} loss_G {last['loss_g']:.3f} "
-                            f"D(x) {last['d_real']:.2f} D(G(z)) {last['d_fake']:.2f}", force=force)
+                            f"loss_D {r['loss_d']:.3f} loss_G {r['loss_g']:.3f} "
+                            f"D(x) {r['d_real']:.2f} D(G(z)) {r['d_fake']:.2f}", force=force)
 
     while (reason := limit_reached()) is None:
         stats = trainer.train_step()
@@ -463,20 +512,43 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         sums = list(values) if sums is None else [s + v for s, v in zip(sums, values)]
         count += 1
         if trainer.step % log_every == 0:
-            last = flush_metrics() or last
+            latest_record = flush_metrics() or latest_record
         if trainer.epoch_done():
             trainer.start_next_epoch()
-            last = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or last
+            latest_record = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or latest_record
         report_progress()
-    last = flush_metrics() or last
+    latest_record = flush_metrics() or latest_record
     report_progress(force=True)
     progress.close()
-    samples = to_numpy(trainer.sampler()(trainer.fixed_noise))
-    save_samples_figure(samples, out / "samples.png", f"{data_label(trainer.config)} · step {trainer.step}",
-                        real_for_plots)
-    save_curves(records, out / "curves.png")
     save_checkpoint()
+    draw_figures(out / "samples.png", f"{data_label(trainer.config)} · step {trainer.step}")
     return reason
+
+
+def read_metrics(path: Path, up_to_step: int) -> list:
+    """The records of ``metrics.jsonl`` at ``path`` up to step ``up_to_step``, oldest first.
+
+    A line that is not a JSON record (what a process killed mid-write leaves at the end)
+    is dropped with a warning rather than stopping a resume.
+    """
+    if not path.exists():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            record = json.loads(line)
+            if record["step"] <= up_to_step:
+                records.append(record)
+        except (ValueError, TypeError, KeyError):
+            print(f"tinygan: {path}, line {number}, is not a metrics record; dropped it", file=sys.stderr)
+    return records
+
+
+def write_text_atomically(path: Path, text: str):
+    """Replace ``path`` by ``text`` whole: a crash leaves the old file, never half of each."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
@@ -486,8 +558,11 @@ def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
     if rate > 0 and max_steps is not None:
         remaining.append((max_steps - trainer.step) / rate)
     if rate > 0 and max_epochs is not None:
-        batches_left = (max_epochs - trainer.epoch) * trainer.batches_per_epoch - trainer.cursor
-        remaining.append(batches_left / trainer.config.d_steps / rate)
+        # an iteration takes d_steps batches, and an epoch's last few batches may not fit one
+        d_steps, per_epoch = trainer.config.d_steps, trainer.batches_per_epoch
+        iterations_left = ((per_epoch - trainer.cursor) // d_steps
+                           + (max_epochs - trainer.epoch - 1) * (per_epoch // d_steps))
+        remaining.append(iterations_left / rate)
     return fmt_duration(min(remaining)) if remaining else "-"
 
 
@@ -536,6 +611,17 @@ def positive(kind):
     return parse
 
 
+def seed_number(text):
+    """A seed: an integer >= 0, as NumPy's generators take."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def unit_interval(low_open: bool):
     def parse(text):
         try:
@@ -574,7 +660,7 @@ def build_parser():
     p.add_argument("--steps", type=positive(int), default=None, help="stop after this many generator steps in all")
     p.add_argument("--max-seconds", type=positive(float), default=None,
                    help="wall-clock budget of this invocation (default 300 when no --epochs/--steps)")
-    p.add_argument("--seed", type=int, default=None, help="one seed reproduces a run (default 0)")
+    p.add_argument("--seed", type=seed_number, default=None, help="one seed (>= 0) reproduces a run (default 0)")
     p.add_argument("--subset", type=positive(int), default=None, help="train on the first N examples only")
     p.add_argument("--device", default=None, choices=backend.DEVICES, help="cpu (NumPy) or gpu (CuPy)")
     p.add_argument("--out", default=None, help="run directory (default runs/<data>-<arch>-<time>)")
@@ -593,7 +679,7 @@ def config_from_args(args, parser) -> Config:
         parser.error(f"unknown --data {c.data!r}; choose one of: {', '.join(known)}")
     if args.data_dir and c.data not in IMAGE_DATA:
         parser.error("--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist")
-    c.data_dir = args.data_dir
+    c.data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # resumable from anywhere
     c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
     if c.arch not in models.ARCHS:
         parser.error(f"unknown --arch {c.arch!r}; choose one of: {', '.join(models.ARCHS)}")
@@ -639,26 +725,8 @@ def _main(argv) -> int:
         device = backend.use(args.device)
     except backend.BackendError as err:
         parser.error(str(err))
-
     if args.resume:
-        if not args.out:
-            parser.error("--resume needs --out DIR, the run to continue")
-        out = Path(args.out)
-        try:
-            arrays, meta = checkpoint.load(out / "checkpoint.npz")
-            config = Config(**meta["config"])
-        except (checkpoint.CheckpointError, TypeError, KeyError) as err:
-            parser.error(f"cannot resume: {err}")
-        asked = explicit_settings(args)
-        flag = {name: name for name in asked}  # config field -> the option the user typed
-        if "lr" in asked:
-            asked["lr_g"] = asked["lr_d"] = asked.pop("lr")
-            flag["lr_g"] = flag["lr_d"] = flag.pop("lr")
-        conflicts = {k: v for k, v in asked.items() if meta["config"].get(k, v) != v}
-        if conflicts:
-            name = next(iter(conflicts))
-            parser.error(f"--resume continues the run as it was configured ({name}="
-                         f"{meta['config'][name]!r}); drop --{flag[name].replace('_', '-')} or start a new run")
+        config, out, saved = resumed_config(args, parser)
     else:
         config = config_from_args(args, parser)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -674,25 +742,20 @@ def _main(argv) -> int:
     try:
         trainer = Trainer(config, data)
         if args.resume:
-            trainer.load_state(arrays, meta, out / "checkpoint.npz")
+            trainer.load_state(*saved, out / "checkpoint.npz")
     except (TrainingError, checkpoint.CheckpointError) as err:
         print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
         return 2
 
-    max_steps, max_epochs, max_seconds = args.steps, args.epochs, args.max_seconds
-    no_limits_given = max_steps is None and max_epochs is None and max_seconds is None
-    if no_limits_given and args.resume and trainer.limits:
-        # continue to where the run was told to stop (an interrupted run), not a new budget
-        max_steps, max_epochs = trainer.limits.get("steps"), trainer.limits.get("epochs")
-        if trainer.limits.get("seconds") is not None:
-            max_seconds = trainer.limits["seconds"] - trainer.seconds
-        if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
-            print(f"tinygan: {out} already reached the limits it was started with "
-                  f"({describe_limits(trainer.limits)}); to train it further, add --steps, "
-                  f"--epochs or --max-seconds")
-            return 0
-    elif no_limits_given:
-        max_seconds = 300.0
+    max_steps, max_epochs, max_seconds = limits = resolve_limits(args, trainer)
+    if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
+        # only a resumed run can be there already; it is left exactly as it is
+        which = (f"the limits given ({describe_limits(dict(steps=max_steps, epochs=max_epochs))})"
+                 if limits_given(args) else f"the limits it was last given ({describe_limits(trainer.limits)})")
+        print(f"tinygan: {out} has already reached {which}: it is at step {trainer.step}, with "
+              f"{trainer.epoch} epoch(s) done; to train it further, give --steps, --epochs or "
+              f"--max-seconds beyond that")
+        return 0
     trainer.limits = {"steps": max_steps, "epochs": max_epochs,
                       "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
 
@@ -701,12 +764,11 @@ def _main(argv) -> int:
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
         parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
-    limits = ", ".join(f"{k} {v:g}" for k, v in (("steps", max_steps), ("epochs", max_epochs),
-                                                    ("seconds", max_seconds)) if v is not None)
+    until = ", ".join(f"{k} {v:g}" for k, v in zip(("steps", "epochs", "seconds"), limits) if v is not None)
     print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
           f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
-          f" -> {out} (until {limits})", flush=True)
+          f" -> {out} (until {until})", flush=True)
 
     stop_flag = {"stop": False}
 
@@ -717,43 +779,108 @@ def _main(argv) -> int:
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
+    ckpt = out / "checkpoint.npz"
     try:
         reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
                      real_for_plots=real_for_plots)
     except TrainingError as err:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # a full disk, a run directory removed under the run, ...
+        print(f"\npython -m tinygan.train: error: cannot write "
+              f"{err.filename or 'an output'}: {describe_os_error(err)}; training stopped, and "
+              f"{last_checkpoint(ckpt)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint of this moment
         print(f"\npython -m tinygan.train: stopped at once by a second Ctrl-C, without saving; "
-              f"{out / 'checkpoint.npz'} holds the last checkpoint written (at the end of an epoch), if any",
-              file=sys.stderr)
+              f"{ckpt} holds the last checkpoint written, if any", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)
 
     done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
-    print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {out / 'checkpoint.npz'}")
+    print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}")
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 130
-    if not args.no_eval and config.data != "mnist":
-        print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run is {config.data}")
-    elif not args.no_eval:
-        from . import classifier, evaluate
+    if args.no_eval:
+        pass
+    elif not scored_as_digits(config):
+        print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run reads "
+              f"{config.data_dir or config.data}")
+    else:
+        return final_evaluation(trainer, out, args.eval_samples)
+    print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
+    return 0
 
-        try:
-            evaluate_run(trainer, out, args.eval_samples)
-        except KeyboardInterrupt:
-            print(f"\npython -m tinygan.train: evaluation interrupted; the checkpoint is saved, so it can "
-                  f"run later with: python -m tinygan.evaluate --run {out} --json {out / 'eval.json'}",
-                  file=sys.stderr)
-            return 130
-        except (evaluate.SampleError, classifier.WeightsError) as err:
-            print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
-                  f"but the evaluation failed: {err}", file=sys.stderr)
-            return 1
+
+def resumed_config(args, parser):
+    """``(config, out, (arrays, meta))`` of the run in ``--out``, after checking that the
+    options the user typed agree with it (the resumed run computes what it did before)."""
+    if not args.out:
+        parser.error("--resume needs --out DIR, the run to continue")
+    out = Path(args.out)
+    try:
+        arrays, meta = checkpoint.load(out / "checkpoint.npz")
+        config = Config.from_dict(meta["config"])
+    except (checkpoint.CheckpointError, TypeError, KeyError) as err:
+        parser.error(f"cannot resume: {err}")
+    asked = explicit_settings(args)
+    option_for_field = {name: name for name in asked}  # config field -> the option the user typed
+    if "lr" in asked:  # as in config_from_args: --lr-g and --lr-d take precedence over --lr
+        lr = asked.pop("lr")
+        for name in ("lr_g", "lr_d"):
+            if name not in asked:
+                asked[name], option_for_field[name] = lr, "lr"
+    if "data_dir" in asked:
+        asked["data_dir"] = str(Path(asked["data_dir"]).resolve())
+    stored = dataclasses.asdict(config)
+    conflicts = [name for name, value in asked.items() if stored.get(name, value) != value]
+    if conflicts:
+        name = conflicts[0]
+        parser.error(f"--resume continues the run as it was configured ({name}={stored[name]!r}); "
+                     f"drop --{option_for_field[name].replace('_', '-')} or start a new run")
+    return config, out, (arrays, meta)
+
+
+def limits_given(args) -> bool:
+    return args.steps is not None or args.epochs is not None or args.max_seconds is not None
+
+
+def resolve_limits(args, trainer: Trainer) -> tuple:
+    """``(max_steps, max_epochs, max_seconds)`` for this invocation: the ones given; on a
+    resume without any, the rest of the run's stored limits; else a 300-second budget."""
+    if limits_given(args):
+        return args.steps, args.epochs, args.max_seconds
+    if args.resume and trainer.limits:
+        # continue to where the run was told to stop (an interrupted run), not a new budget
+        seconds = trainer.limits.get("seconds")
+        return (trainer.limits.get("steps"), trainer.limits.get("epochs"),
+                None if seconds is None else seconds - trainer.seconds)
+    return None, None, 300.0
+
+
+def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
+    """Run :func:`evaluate_run` for the command line; returns its exit code."""
+    from . import classifier, evaluate
+
+    try:
+        evaluate_run(trainer, out, n)
+    except KeyboardInterrupt:
+        print(f"\npython -m tinygan.train: evaluation interrupted; the checkpoint is saved, so it can "
+              f"run later with: python -m tinygan.evaluate --run {out} --n {n} --json {out / 'eval.json'}",
+              file=sys.stderr)
+        return 130
+    except (evaluate.SampleError, classifier.WeightsError) as err:
+        print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
+              f"but the evaluation failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
+              f"but {err.filename or 'eval.json'} could not be written: {describe_os_error(err)}", file=sys.stderr)
+        return 1
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
 

@@ -265,7 +265,7 @@ def fig_mnist_run(steps=2400):
     keep = trainer.fixed_noise[:16]  # 16 of the 64 fixed noise vectors, as 4 x 4 tiles
     snaps, records, wanted = [], [], [0, 100, 400]
     sums, count = np.zeros(4), 0
-    snaps.append((0, train.image_grid(trainer.sampler()(keep), cols=4)))
+    snaps.append((0, train.image_grid(trainer.sampling_generator()(keep), cols=4)))
     while trainer.step < steps:
         stats = trainer.train_step()
         sums += [float(v) for v in (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)]
@@ -276,8 +276,8 @@ def fig_mnist_run(steps=2400):
         if trainer.epoch_done():
             trainer.start_next_epoch()
         if trainer.step in wanted[1:]:
-            snaps.append((trainer.step, train.image_grid(trainer.sampler()(keep), cols=4)))
-    snaps.append((trainer.step, train.image_grid(trainer.sampler()(keep), cols=4)))
+            snaps.append((trainer.step, train.image_grid(trainer.sampling_generator()(keep), cols=4)))
+    snaps.append((trainer.step, train.image_grid(trainer.sampling_generator()(keep), cols=4)))
     raw = train.image_grid(trainer.G(keep), cols=4)
 
     fig = plt.figure(figsize=(11, 5.4))
