@@ -224,7 +224,7 @@ def block_rates(makers, arch, batch, steps, repeats, threads=None, device="cpu")
 
 
 def main(argv=None):
-    from tinygan.train import positive
+    from tinygan.cli import positive
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"], choices=["seed", "pytorch-gan", "default"],

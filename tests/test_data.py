@@ -235,6 +235,19 @@ def test_a_header_whose_sizes_overflow_int64_is_refused_by_name():
         data.parse_idx(header, "huge.idx")
 
 
+def test_a_data_dir_that_is_a_file_says_so(tmp_path):
+    make_dataset(tmp_path)
+    with pytest.raises(NotADirectoryError, match="a file, not the directory that holds the IDX files"):
+        load_dataset("mnist", "test", data_dir=next(tmp_path.iterdir()))
+
+
+def test_a_checksum_list_that_is_not_text_is_named(tmp_path):
+    make_dataset(tmp_path)
+    (tmp_path / "SHA256SUMS").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(DataError, match=r"SHA256SUMS: not a text file of checksums"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
 def test_unknown_name_and_split():
     with pytest.raises(ValueError, match="choose one of: mnist, fashion-mnist"):
         load_dataset("cifar10")

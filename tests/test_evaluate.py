@@ -193,7 +193,7 @@ def npz_bytes(**arrays) -> bytes:
     (lambda p: np.save(p, np.full((5, 784), 3.0, np.float32)), "[-1, 1]"),
     (lambda p: p.write_bytes(b"garbage"), "not a readable .npy"),
     (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy"),
-    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "not an .npz archive of arrays"),
+    (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "not NumPy arrays of numbers"),
     (lambda p: p.write_bytes(npz_bytes(x=np.zeros((5, 784)))), "an .npz archive; save the samples with numpy.save"),
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):

@@ -41,7 +41,7 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 # The package's modules (test_the_name_checker_is_not_vacuous keeps the list complete); a
 # short citation such as `nn.Dense` is recognised by its first word.
 MODULES = ("backend", "nn", "losses", "optim", "gradcheck", "gan", "data", "evaluate",
-           "classifier", "toy", "theory", "models", "train", "checkpoint", "sample")
+           "classifier", "toy", "theory", "models", "train", "checkpoint", "sample", "cli")
 DOTTED = re.compile(r"(?<![\w./])((?:tinygan\.)?(?:%s)(?:\.\w+)+)" % "|".join(MODULES))
 # `checkpoint.npz` is a file name, not the attribute npz of tinygan.checkpoint
 FILE_SUFFIXES = (".py", ".md", ".npz", ".npy", ".png", ".json", ".jsonl", ".csv")

@@ -115,7 +115,8 @@ def test_a_nan_before_the_first_checkpoint_says_there_is_none(tmp_path):
     assert "intact" not in str(error.value) and not (tmp_path / "checkpoint.npz").exists()
 
 
-def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C; kill, timeout, schedulers
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys, stop_signal):
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "tinygan.train", *SMALL, "--arch", "seed", "--steps", "1000000",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -123,7 +124,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys):
     while not (out / "metrics.jsonl").exists() or not (out / "metrics.jsonl").read_text():
         assert time.time() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop_signal)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "resume with: python -m tinygan.train --resume --out" in stdout
@@ -191,15 +192,15 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     with monkeypatch.context() as m:
         interrupt_at(m, 5)
         code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--out", tmp_path / "run")  # 300 s budget
-    assert code == 130 and "(until seconds 300)" in out
+    assert code == 130 and "(until 300 s)" in out
     _, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
     assert meta["limits"] == {"steps": None, "epochs": None, "seconds": 300.0}
     with monkeypatch.context() as m:
         interrupt_at(m, 7)
         code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "run")
     assert code == 130
-    left = float(re.search(r"\(until seconds ([0-9.]+)\)", out).group(1))
-    assert left == pytest.approx(300 - meta["seconds"], abs=0.05) and left < 300
+    left = float(re.search(r"\(until ([0-9.]+) s\)", out).group(1))  # to 0.01 s
+    assert left == pytest.approx(300 - meta["seconds"], abs=0.01) and left < 300
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -215,6 +216,7 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
     (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
     (["--seed", "-1"], "--seed: must be >= 0, got -1"),  # NumPy's generators take no negative seed
+    (["--eval-samples", "1"], "--eval-samples: must be >= 2, got 1"),  # else found only after training
     (["--resume"], "--resume needs --out DIR"),
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
     (["--data", "ring8", "--arch", "default"], "--arch default is an image model: its generator ends in tanh"),
@@ -331,6 +333,74 @@ def test_the_epochs_eta_counts_whole_iterations():
     assert train._eta(trainer, 1.0, 0.0, None, 2, None) == "6s"
 
 
+def test_resume_given_the_checkpoint_file_names_the_directory(tmp_path, capsys):
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r" / "checkpoint.npz")
+    assert code == 2 and f"--out is the run's directory: --resume --out {tmp_path / 'r'}" in err
+
+
+def test_the_commands_end_a_ctrl_c_or_a_memory_error_with_one_line(tmp_path, capsys, monkeypatch):
+    from tinygan import classifier, evaluate, sample, theory
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
+    capsys.readouterr()
+    for error, code in ((KeyboardInterrupt(), 130), (MemoryError("Unable to allocate 29.2 GiB"), 1)):
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        with monkeypatch.context() as m:
+            m.setattr(sample, "generate", fail)
+            m.setattr(evaluate, "evaluate_samples", fail)
+            m.setattr(classifier, "train", fail)
+            m.setattr(theory, "run_all", fail)
+            calls = {"sample": (sample.main, ["--run", str(tmp_path / "r"), "--out", str(tmp_path / "s.npy")]),
+                     "evaluate": (evaluate.main, ["--run", str(tmp_path / "r"), "--n", "10"]),
+                     "classifier": (classifier.main, ["--out", str(tmp_path / "w.npz")]),
+                     "theory": (theory.main, ["--out", str(tmp_path / "theory")])}
+            for name, (main, argv) in calls.items():
+                try:
+                    assert main(argv) == code, name
+                except (KeyboardInterrupt, MemoryError):  # escaping, it would also stop pytest itself
+                    pytest.fail(f"{name}: {type(error).__name__} escaped as a traceback")
+                err = capsys.readouterr().err
+                assert err.strip().startswith(f"python -m tinygan.{name}: ") and len(err.strip().splitlines()) == 1, err
+                assert ("interrupted" if code == 130 else "not enough memory (Unable to allocate 29.2 GiB)") in err
+    assert not (tmp_path / "s.npy").exists() and not (tmp_path / "w.npz").exists()
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    from tinygan import classifier, evaluate
+
+    monkeypatch.setattr(classifier, "train", lambda **kwargs: pytest.fail("trained before checking --out"))
+    with pytest.raises(SystemExit) as exit_:
+        classifier.main(["--out", str(tmp_path)])
+    assert exit_.value.code == 2 and "cannot write" in capsys.readouterr().err
+    monkeypatch.setattr(evaluate, "get_samples", lambda args: pytest.fail("sampled before checking --json"))
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--samples", "x.npy", "--json", str(tmp_path)])
+    assert exit_.value.code == 2 and f"--json: cannot write {tmp_path}: it is a directory" in capsys.readouterr().err
+
+
+def test_a_sample_file_that_cannot_be_finished_leaves_the_old_one(tmp_path, capsys, monkeypatch):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
+    out = tmp_path / "s.npy"
+    assert sample.main(["--run", str(tmp_path / "r"), "--n", "5", "--out", str(out)]) == 0
+    before = out.read_bytes()
+
+    def disk_fills(f, array):
+        f.write(b"\x93NUMPY partial")
+        raise OSError("1000 requested and 524 written")  # NumPy's words for a short write
+
+    monkeypatch.setattr(np, "save", disk_fills)
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "r"), "--n", "9", "--out", str(out)])
+    assert exit_.value.code == 2
+    assert "only part of it could be written (1000 requested and 524 written); is the disk full?" in capsys.readouterr().err
+    assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["r", "s.npy"]
+
+
 def test_resume_errors(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "empty")
     assert code == 2 and "no checkpoint at" in err
@@ -389,6 +459,29 @@ def test_a_checkpoint_gets_the_mode_of_any_other_output(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "c.npz").stat().st_mode & 0o777 == (tmp_path / "other.txt").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks and FIFOs as on POSIX")
+def test_atomic_write_keeps_a_symlink_and_writes_a_pipe_directly(tmp_path):
+    """A rename over a link would cut it, and over a pipe or /dev/stdout would replace the
+    device: the target of a link is replaced, and what is no regular file is written in place."""
+    import threading
+
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "real.json")
+    with checkpoint.atomic_write(tmp_path / "link.json", "w") as f:
+        f.write("new")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "real.json").read_text() == "new"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    with checkpoint.atomic_write(fifo, "w") as f:
+        f.write("through the pipe")
+    reader.join(timeout=10)
+    assert received == ["through the pipe"] and not fifo.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe", "real.json"]
 
 
 def test_a_resaved_checkpoint_carries_the_current_format_version(tmp_path):
@@ -452,8 +545,13 @@ def test_evaluate_cli_scores_a_run(tmp_path, capsys):
     assert report["n_samples"] == 300 and report["fd"] > 10 * report["fd_real_floor"]  # 2 steps: not digits yet
     assert evaluate.main(["--run", str(tmp_path / "missing")]) == 2
     capsys.readouterr()
-    assert evaluate.main(["--run", str(tmp_path / "run"), "--n", "0"]) == 2
-    assert "--n must be > 0, got 0" in capsys.readouterr().err
+    for n in ("0", "1"):  # a covariance needs 2 samples
+        with pytest.raises(SystemExit) as exit_:
+            evaluate.main(["--run", str(tmp_path / "run"), "--n", n])
+        assert exit_.value.code == 2 and f"--n: must be >= 2, got {n}" in capsys.readouterr().err
+    # --json into a folder that does not exist yet: made, as sample --out does
+    assert evaluate.main(["--run", str(tmp_path / "run"), "--n", "20", "--json", str(tmp_path / "new" / "e.json")]) == 0
+    assert json.loads((tmp_path / "new" / "e.json").read_text())["n_samples"] == 20
     # the same generator, recorded as trained on Fashion-MNIST: the digit classifier says no
     arrays, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
     meta["config"]["data"] = "fashion-mnist"

@@ -1,14 +1,16 @@
 """Checkpoints: one ``.npz`` file holding everything a run needs to continue exactly.
 
 Arrays are stored as they are; everything else (the config, the step counters, the random
-generators' states) is stored as JSON text in 0-d string arrays, so the file loads with
-``allow_pickle=False`` and nothing in it can run code.  Files are written atomically:
-to a temporary file beside the target, flushed to disk, then renamed over it, so a crash
-or a Ctrl-C mid-write leaves the previous checkpoint intact.
+generators' states) is stored as JSON text in one 0-d string array, so the file loads with
+``allow_pickle=False`` and nothing in it can run code.  Files are written atomically
+(:func:`atomic_write`): to a temporary file beside the target, flushed to disk, then
+renamed over it, so a crash, a full disk or a Ctrl-C mid-write leaves the previous file
+intact.  Every output of tinygan's commands is written this way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -26,25 +28,43 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the run."""
 
 
-def save(path, arrays: dict, meta: dict) -> None:
-    """Write ``arrays`` (name -> host array) and ``meta`` (JSON-able dict) to ``path``."""
-    path = Path(path)
-    payload = {name: np.asarray(a) for name, a in arrays.items()}
-    # the version last, so that a re-saved meta from load() cannot carry an old one along
-    payload["meta_json"] = np.array(json.dumps({**meta, "format_version": FORMAT_VERSION}))
+@contextlib.contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """``with atomic_write(path) as f:`` writes ``f`` to ``path`` whole or not at all.
+
+    The data go to a temporary file beside ``path`` (a rename is atomic only within one
+    file system), are flushed to disk, and the file is renamed over ``path`` when the
+    block ends; if the block raises, the temporary file is removed and ``path`` is as
+    it was.  A ``path`` that exists but is no regular file (``/dev/stdout``, a pipe) is
+    written directly.  ``mode``: ``"wb"`` or ``"w"`` (text).
+    """
+    path = Path(os.path.realpath(path))  # through a symlink: replace its target, keep the link
+    if path.exists() and not path.is_file():  # /dev/stdout, a pipe: no file to replace
+        with open(path, mode) as f:
+            yield f
+        return
     # Not tempfile.mkstemp: it makes the file private (0600), and os.replace would keep
     # that, so others could not read the run; os.open applies the umask like any output.
     tmp = path.parent / f"{path.name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def save(path, arrays: dict, meta: dict) -> None:
+    """Write ``arrays`` (name -> host array) and ``meta`` (JSON-able dict) to ``path``."""
+    payload = {name: np.asarray(a) for name, a in arrays.items()}
+    # the version last, so that a re-saved meta from load() cannot carry an old one along
+    payload["meta_json"] = np.array(json.dumps({**meta, "format_version": FORMAT_VERSION}))
+    with atomic_write(path) as f:
+        np.savez(f, **payload)
 
 
 def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
@@ -89,13 +109,13 @@ def read_npz(path) -> dict:
 
 
 def describe_load_error(err: Exception) -> str:
-    """Why NumPy could not read a file, in words that fit a file that is not a checkpoint.
+    """Why NumPy could not read a file, in words that fit a file that is not ours.
 
-    ``np.load`` guesses that bytes it does not recognise are a pickle and suggests loading
-    them with ``allow_pickle=True``: advice that must not be passed on for a file that
-    is simply not a checkpoint.
+    ``np.load`` guesses that bytes it does not recognise are a pickle, and says so of an
+    ``.npy`` of Python objects too, suggesting ``allow_pickle=True``: advice that must not
+    be passed on for a file that is simply not a checkpoint or a samples array.
     """
     text = str(err)
     if "allow_pickle" in text:
-        return "not an .npz archive of arrays"
+        return "not NumPy arrays of numbers: unknown bytes, or Python objects, which are never unpickled"
     return text

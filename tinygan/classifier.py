@@ -23,10 +23,12 @@ Weights ship in ``tinygan/weights/mnist_classifier.npz``.  Retrain them with::
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
 from . import backend, checkpoint, nn, optim
+from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, positive
 from .backend import Random, xp
 from .losses import softmax_cross_entropy
 
@@ -100,7 +102,7 @@ def save_weights(net: nn.Sequential, path=WEIGHTS_PATH, **info) -> Path:
         "state": backend.to_numpy(net.flat_state),
     }
     arrays.update({k: numpy.asarray(v) for k, v in info.items()})
-    with open(path, "wb") as f:
+    with checkpoint.atomic_write(path) as f:  # the shipped weights are never left half-written
         numpy.savez_compressed(f, **arrays)
     return path
 
@@ -201,24 +203,33 @@ def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int =
     return net, acc
 
 
+@command("python -m tinygan.classifier", interrupted="no weights were written (those at --out are as they were)")
 def main(argv=None) -> int:
-    from .train import ArgumentParser, positive  # one-line errors, like the other commands
-
     parser = ArgumentParser(
         prog="python -m tinygan.classifier",
         description="Train the MNIST classifier that tinygan.evaluate uses and save its weights.")
     parser.add_argument("--epochs", type=positive(int), default=30)
     parser.add_argument("--batch-size", type=positive(int), default=128)
     parser.add_argument("--lr", type=positive(float), default=2e-3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH,
                         help=f"where to write the weights (default: {WEIGHTS_PATH})")
     args = parser.parse_args(argv)
-    backend.use()
+    try:
+        backend.use()
+    except backend.BackendError as err:
+        parser.error(str(err))
+    if problem := output_problem(args.out):  # found now, not after half an hour of training
+        parser.error(f"--out: cannot write {args.out}: {problem}")
     start = time.time()
     net, acc = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     minutes = (time.time() - start) / 60
-    path = save_weights(net, args.out, test_accuracy=acc, epochs=args.epochs, seed=args.seed)
+    try:
+        path = save_weights(net, args.out, test_accuracy=acc, epochs=args.epochs, seed=args.seed)
+    except OSError as err:
+        print(f"{parser.prog}: error: cannot write {args.out}: {describe_os_error(err)}; the weights "
+              f"there are as they were", file=sys.stderr)
+        return 1
     print(f"final test accuracy: {100 * acc:.2f}%  (trained in {minutes:.1f} min)")
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

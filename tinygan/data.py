@@ -169,7 +169,11 @@ def write_idx(path, array) -> Path:
 def read_checksums(path) -> dict:
     """Parse a ``sha256sum``-style file into ``{file name: hex digest}``."""
     sums = {}
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a text file of checksums ({err.reason} at byte {err.start})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split()
@@ -222,6 +226,8 @@ def load_dataset(name: str, split: str = "train", data_dir=None):
     directory = Path(data_dir) if data_dir is not None else _default_dir(name)
     if data_dir is None and name == "fashion-mnist" and not directory.is_dir():
         raise FileNotFoundError(f"{directory}: not found. {FASHION_MNIST_HINT}")
+    if directory.is_file():
+        raise NotADirectoryError(f"{directory}: a file, not the directory that holds the IDX files")
     if not directory.is_dir():
         raise FileNotFoundError(f"{directory}: no such directory")
     sums_file = directory / "SHA256SUMS"

@@ -47,6 +47,7 @@ import math
 import sys
 
 from . import backend, checkpoint, classifier
+from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem
 from .backend import Random, xp
 
 N_CLASSES = 10
@@ -283,7 +284,8 @@ def add_sample_sources(parser: argparse.ArgumentParser):
                        help="a .npy array of shape (n, 784) with values in [-1, 1]")
     group.add_argument("--run", metavar="DIR",
                        help="a training run directory: samples from its checkpoint's generator")
-    parser.add_argument("--n", type=int, default=10_000, help="with --run: how many samples to draw")
+    parser.add_argument("--n", type=at_least(2), default=10_000,
+                        help="with --run: how many samples to draw (a covariance needs 2 or more)")
     return group
 
 
@@ -294,8 +296,6 @@ def get_samples(args):
     if args.run is not None:
         from . import checkpoint, sample, train
 
-        if args.n < 1:
-            raise SampleError(f"--n must be > 0, got {args.n}")
         try:
             G, config = sample.load_generator(args.run)
         except checkpoint.CheckpointError as err:
@@ -307,11 +307,10 @@ def get_samples(args):
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 
 
+@command("python -m tinygan.evaluate")
 def main(argv=None) -> int:
     """Command line: print a report.  Exit 0 on success, 2 on bad input, 1 when the
     classifier's weights are missing or damaged (one line, no traceback)."""
-    from .train import ArgumentParser  # one-line errors, like the other commands
-
     parser = ArgumentParser(
         prog="python -m tinygan.evaluate",
         description="Score generated MNIST digits with tinygan's classifier: Frechet distance "
@@ -321,6 +320,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=None, choices=backend.DEVICES,
                         help="cpu (NumPy) or gpu (CuPy); default: $TINYGAN_DEVICE or cpu")
     args = parser.parse_args(argv)
+    if args.json and (problem := output_problem(args.json)):
+        parser.error(f"--json: cannot write {args.json}: {problem}")
     try:
         backend.use(args.device)
         samples, source = get_samples(args)
@@ -334,11 +335,11 @@ def main(argv=None) -> int:
     print(format_report(report, source))
     if args.json:
         try:
-            with open(args.json, "w") as f:
+            with checkpoint.atomic_write(args.json, "w") as f:
                 json.dump(report, f, indent=2)
         except OSError as err:
-            print(f"{parser.prog}: error: cannot write {args.json}: {err.strerror}", file=sys.stderr)
-            return 2
+            print(f"{parser.prog}: error: cannot write {args.json}: {describe_os_error(err)}", file=sys.stderr)
+            return 1
         print(f"wrote {args.json}")
     return 0
 

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .train import ArgumentParser, Config, data_label, describe_os_error, positive, save_samples_figure, seed_number
+from .cli import ArgumentParser, at_least, command, describe_os_error, positive
+from .train import Config, data_label, save_samples_figure
 
 
 def load_generator(run_dir):
@@ -64,6 +65,7 @@ def interpolate(G, config, rows: int = 8, cols: int = 10, seed: int = 0):
 MAX_WALKS = 100  # rows of an interpolation picture
 
 
+@command("python -m tinygan.sample", interrupted="nothing was written (an --out file is written whole or not at all)")
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m tinygan.sample", description=__doc__.split("\n")[0])
     p.add_argument("--run", required=True, help="a run directory written by python -m tinygan.train")
@@ -71,7 +73,7 @@ def main(argv=None) -> int:
                    help="number of samples (default 64), or of latent walks with --interpolate (default 8)")
     p.add_argument("--out", required=True, help="FILE.npy (arrays) or FILE.png (a grid)")
     p.add_argument("--interpolate", action="store_true", help="a PNG of latent interpolations instead")
-    p.add_argument("--seed", type=seed_number, default=0, help="seed of the noise (>= 0)")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the noise (>= 0)")
     p.add_argument("--device", default=None, choices=backend.DEVICES)
     args = p.parse_args(argv)
     out = Path(args.out)
@@ -100,7 +102,8 @@ def main(argv=None) -> int:
         else:
             samples = generate(G, config, n, args.seed)
             if out.suffix == ".npy":
-                np.save(out, samples)
+                with checkpoint.atomic_write(out) as f:  # whole or not at all: a full disk keeps the old file
+                    np.save(f, samples)
             else:
                 save_samples_figure(samples, out, f"{data_label(config)} · {n} samples")
     except OSError as err:

@@ -33,7 +33,6 @@ if __name__ == "__main__":  # before NumPy loads: small matrices run best on one
 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import argparse
 import math
 import os
 import sys
@@ -41,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import gan, losses, nn, optim, toy
+from .cli import ArgumentParser, command, describe_os_error
 from .backend import Random, to_device, to_numpy, xp
 
 LOG2 = math.log(2.0)
@@ -1060,11 +1060,16 @@ def format_table(results) -> str:
     return "\n".join(lines)
 
 
+@command("python -m tinygan.theory", interrupted="the figures written so far are in --out")
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinygan.theory", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="python -m tinygan.theory", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/theory", help="directory for the figures (default runs/theory)")
     parser.add_argument("--fast", action="store_true", help="skip the training experiments")
     args = parser.parse_args(argv)
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as err:
+        parser.error(f"--out: cannot make the directory {args.out}: {describe_os_error(err)}")
     t0 = time.time()
     results = run_all(args.out, fast=args.fast, log=print)
     print(format_table(results))

@@ -20,11 +20,9 @@ last given (kept in the checkpoint), so an interrupted run ends where it would h
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
-import os
 import signal
 import sys
 import time
@@ -34,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from . import backend, checkpoint, gan, models, optim
+from .cli import (ArgumentParser, DefaultsWhenSetFormatter, at_least, command, describe_os_error,
+                  positive, unit_interval)
 from .backend import Random, to_numpy, xp
 from .losses import LOSSES
 
@@ -359,8 +359,16 @@ def save_samples_figure(samples, path, title="", real=None, cols: int = 8):
             ax.set_aspect("equal")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def save_figure(fig, path):
+    """Write a matplotlib figure as a PNG, atomically, and close it."""
+    try:
+        with checkpoint.atomic_write(path) as f:
+            fig.savefig(f, format="png")
+    finally:
+        _pyplot().close(fig)
 
 
 def save_curves(records, path):
@@ -383,8 +391,7 @@ def save_curves(records, path):
     ax2.set_title("discriminator outputs (0.5 = cannot tell)")
     ax2.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # --- the loop ------------------------------------------------------------------------
@@ -546,9 +553,8 @@ def read_metrics(path: Path, up_to_step: int) -> list:
 
 def write_text_atomically(path: Path, text: str):
     """Replace ``path`` by ``text`` whole: a crash leaves the old file, never half of each."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    with checkpoint.atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
@@ -567,73 +573,6 @@ def _eta(trainer, rate, elapsed, max_steps, max_epochs, max_seconds):
 
 
 # --- command line ----------------------------------------------------------------------
-
-
-def describe_os_error(err: OSError) -> str:
-    """The reason an output could not be written, in words (no traceback)."""
-    if isinstance(err, FileExistsError):  # mkdir met a file where a folder should be
-        return f"{err.filename} is a file, not a directory"
-    return err.strerror or str(err)
-
-
-class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Adds "(default: X)" to an option's help, except where the default is None/False.
-
-    For those the help says what happens instead (the recipe's value, or off).
-    """
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2), no usage dump."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        if kind is float and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        return value
-
-    parse.__name__ = f"positive {kind.__name__}"
-    return parse
-
-
-def seed_number(text):
-    """A seed: an integer >= 0, as NumPy's generators take."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def unit_interval(low_open: bool):
-    def parse(text):
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        ok = (0 < value <= 1) if low_open else (0 <= value < 1)
-        if not ok:
-            raise argparse.ArgumentTypeError(f"must be in {'(0, 1]' if low_open else '[0, 1)'}, got {text}")
-        return value
-
-    return parse
 
 
 def build_parser():
@@ -660,12 +599,13 @@ def build_parser():
     p.add_argument("--steps", type=positive(int), default=None, help="stop after this many generator steps in all")
     p.add_argument("--max-seconds", type=positive(float), default=None,
                    help="wall-clock budget of this invocation (default 300 when no --epochs/--steps)")
-    p.add_argument("--seed", type=seed_number, default=None, help="one seed (>= 0) reproduces a run (default 0)")
+    p.add_argument("--seed", type=at_least(0), default=None, help="one seed (>= 0) reproduces a run (default 0)")
     p.add_argument("--subset", type=positive(int), default=None, help="train on the first N examples only")
     p.add_argument("--device", default=None, choices=backend.DEVICES, help="cpu (NumPy) or gpu (CuPy)")
     p.add_argument("--out", default=None, help="run directory (default runs/<data>-<arch>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--eval-samples", type=positive(int), default=10_000, help="samples for the final evaluation")
+    p.add_argument("--eval-samples", type=at_least(2), default=10_000,
+                   help="samples for the final evaluation (a covariance needs 2 or more)")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     return p
 
@@ -708,17 +648,11 @@ def explicit_settings(args) -> dict:
     return {k: v for k, v in vars(args).items() if k not in skip and v is not None and v is not False}
 
 
+@command("python -m tinygan.train",
+         interrupted="a checkpoint is only ever replaced whole, so the last one written is intact")
 def main(argv=None) -> int:
-    """The command line; a Ctrl-C outside the training loop ends it with a line, not a traceback."""
-    try:
-        return _main(argv)
-    except KeyboardInterrupt:
-        print("\npython -m tinygan.train: interrupted (a checkpoint is only ever replaced whole, "
-              "so the last one written is intact)", file=sys.stderr)
-        return 130
-
-
-def _main(argv) -> int:
+    """The command line.  A first Ctrl-C (or a SIGTERM) stops training at the next step and
+    saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -764,7 +698,7 @@ def _main(argv) -> int:
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
         parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
-    until = ", ".join(f"{k} {v:g}" for k, v in zip(("steps", "epochs", "seconds"), limits) if v is not None)
+    until = describe_limits(dict(steps=max_steps, epochs=max_epochs), seconds_left=max_seconds)
     print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
           f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
@@ -772,12 +706,13 @@ def _main(argv) -> int:
 
     stop_flag = {"stop": False}
 
-    def on_sigint(signum, frame):
+    def on_stop_signal(signum, frame):
         if stop_flag["stop"]:  # a second Ctrl-C: stop now
             raise KeyboardInterrupt
         stop_flag["stop"] = True
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    # SIGTERM too: what `timeout`, `kill` and batch schedulers send; it saves like Ctrl-C
+    previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
     try:
@@ -796,7 +731,8 @@ def _main(argv) -> int:
               f"{ckpt} holds the last checkpoint written, if any", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
     done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
@@ -822,6 +758,8 @@ def resumed_config(args, parser):
     if not args.out:
         parser.error("--resume needs --out DIR, the run to continue")
     out = Path(args.out)
+    if out.name == "checkpoint.npz" and out.is_file():
+        parser.error(f"--out is the run's directory: --resume --out {out.parent}")
     try:
         arrays, meta = checkpoint.load(out / "checkpoint.npz")
         config = Config.from_dict(meta["config"])
@@ -885,10 +823,13 @@ def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
     return 0
 
 
-def describe_limits(limits: dict) -> str:
-    """``"steps 600, 300 s of training in all"`` for ``Trainer.limits``."""
+def describe_limits(limits: dict, seconds_left=None) -> str:
+    """``"steps 600, 300 s of training in all"`` for ``Trainer.limits``, or with
+    ``seconds_left`` the time this invocation may train: ``"steps 600, 54.22 s"``."""
     parts = [f"{name} {limits[name]}" for name in ("steps", "epochs") if limits.get(name) is not None]
-    if limits.get("seconds") is not None:
+    if seconds_left is not None:
+        parts.append(f"{round(seconds_left, 2):g} s")
+    elif limits.get("seconds") is not None:
         parts.append(f"{limits['seconds']:.0f} s of training in all")
     return ", ".join(parts)
 

@@ -1,0 +1,128 @@
+"""What tinygan's commands share: one-line argument errors, number parsers, and a guard
+that turns a Ctrl-C or an exhausted memory into one line instead of a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import math
+import os
+import sys
+from pathlib import Path
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2), no usage dump."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help, except where the default is None/False.
+
+    For those the help says what happens instead (the recipe's value, or off).
+    """
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def positive(kind):
+    """A parser for a number of type ``kind`` (int or float) that must be > 0 and finite."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
+def at_least(minimum: int):
+    """A parser for an integer >= ``minimum`` (a seed: 0, as NumPy's generators take)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid int") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"
+    return parse
+
+
+def unit_interval(low_open: bool):
+    """A parser for a number in (0, 1] (``low_open``) or in [0, 1)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = (0 < value <= 1) if low_open else (0 <= value < 1)
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be in {'(0, 1]' if low_open else '[0, 1)'}, got {text}")
+        return value
+
+    return parse
+
+
+def describe_os_error(err: OSError) -> str:
+    """The reason an output could not be written, in words (no traceback)."""
+    if isinstance(err, FileExistsError):  # mkdir met a file where a folder should be
+        return f"{err.filename} is a file, not a directory"
+    if err.errno is None and "requested and" in str(err):  # NumPy's words for a short write
+        return f"only part of it could be written ({err}); is the disk full?"
+    return err.strerror or str(err)
+
+
+def output_problem(path) -> str | None:
+    """Why ``path`` cannot be written, or None: checked before the work, not after it.
+
+    Creates the missing folders on the way, as writing the file would.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return describe_os_error(err)
+    if path.is_dir():
+        return "it is a directory"
+    if not os.access(path.parent, os.W_OK):
+        return f"{path.parent} is not writable"
+    return None
+
+
+def command(prog: str, interrupted: str = "nothing was written"):
+    """Decorate a command's ``main``: a Ctrl-C ends it with one line and exit code 130,
+    an allocation too large for the memory with one line and exit code 1.
+
+    ``interrupted`` says what a Ctrl-C leaves behind; every output is written whole or
+    not at all (``checkpoint.atomic_write``), so it is never half a file.
+    """
+    def decorate(main):
+        @functools.wraps(main)
+        def guarded(argv=None) -> int:
+            try:
+                return main(argv)
+            except KeyboardInterrupt:
+                print(f"\n{prog}: interrupted; {interrupted}", file=sys.stderr)
+                return 130
+            except MemoryError as err:
+                print(f"\n{prog}: error: not enough memory ({err}); ask for fewer samples or a smaller model",
+                      file=sys.stderr)
+                return 1
+
+        return guarded
+
+    return decorate
