@@ -79,6 +79,21 @@ def test_resume_is_bitwise_identical_to_an_uninterrupted_run(tmp_path, capsys, a
     assert_same_run(tmp_path / "straight", tmp_path / "split", step=30)
 
 
+@pytest.mark.parametrize("options", [
+    # 9 batches an epoch, an iteration takes 2: 4 iterations, and one batch left over each epoch
+    [*SMALL, "--arch", "seed", "--d-steps", "2"],
+    # toy data is not stored: the resumed run draws the same 500 points again from the seed
+    ["--data", "ring8", "--subset", "500", "--no-eval"],
+], ids=["d-steps-2", "toy"])
+def test_resume_is_bitwise_identical_with_several_d_steps_and_on_toy_data(tmp_path, capsys, options):
+    assert run_cli(capsys, *options, "--steps", "10", "--out", tmp_path / "straight")[0] == 0
+    assert run_cli(capsys, *options, "--steps", "5", "--out", tmp_path / "split")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "10", "--no-eval")
+    assert code == 0, err
+    assert_same_run(tmp_path / "straight", tmp_path / "split", step=10)
+    assert checkpoint.load(tmp_path / "split" / "checkpoint.npz")[1]["epoch"] >= 2  # the split crossed epochs
+
+
 def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
     trainer = train.Trainer(config, train.load_training_data(config))
@@ -523,6 +538,18 @@ def test_sample_cli(tmp_path, capsys, monkeypatch):
         assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+def test_generate_draws_the_same_samples_in_any_batch_size():
+    """Noise is drawn batch by batch from one stream, so 1001 samples in batches of 1000
+    (a batch of 1 at the end) equal one batch of 1001."""
+    from tinygan import sample
+
+    trainer = small_trainer(arch="seed", ema=0.0)
+    one = sample.generate(trainer.G, trainer.config, 1001, seed=3, batch=2000)
+    split = sample.generate(trainer.G, trainer.config, 1001, seed=3, batch=1000)
+    assert one.shape == split.shape == (1001, 784) and split.dtype == np.float32
+    np.testing.assert_allclose(split, one, atol=1e-5)  # float32 GEMMs round differently by batch size
+
+
 def test_interpolation_walks_are_straight_lines_between_two_seeded_ends():
     from tinygan import sample
 
@@ -561,9 +588,10 @@ def test_evaluate_cli_scores_a_run(tmp_path, capsys):
     assert "trained on 'fashion-mnist'; this evaluator scores MNIST digits" in capsys.readouterr().err
 
 
-def test_nan_weights_never_reach_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("net", ["G", "D", "G_ema"])
+def test_nan_weights_never_reach_a_checkpoint(tmp_path, net):
     """A blown-up last update of an epoch must not be saved as the "good" checkpoint."""
-    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
+    config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.9)
     trainer = train.Trainer(config, train.load_training_data(config))
     out = tmp_path / "run"
     train.run(trainer, out, max_steps=9, progress=train.Progress(open(os.devnull, "w")))
@@ -573,11 +601,11 @@ def test_nan_weights_never_reach_a_checkpoint(tmp_path):
     def poisoned_step():
         stats = original_step()  # its losses were computed before the update: finite
         if trainer.step == 18:  # the last step of the second epoch
-            trainer.G.flat_params[:] = np.nan
+            getattr(trainer, net).flat_params[:] = np.nan
         return stats
 
     trainer.train_step = poisoned_step
-    with pytest.raises(train.TrainingError, match="no longer finite"):
+    with pytest.raises(train.TrainingError, match=f"{net}'s weights are no longer finite"):
         train.run(trainer, out, max_steps=100, progress=train.Progress(open(os.devnull, "w")))
     assert (out / "checkpoint.npz").read_bytes() == good
 
@@ -673,6 +701,50 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
         sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "checkpoint.npz" in err and "allow_pickle" not in err, err
+
+
+@pytest.mark.parametrize("part, key, value", [
+    ("config", "arch", "bogus"), ("config", "loss", "hinge"), ("config", "batch_size", 0),
+    ("config", "batch_size", "64"), ("config", "lr_g", -1.0), ("meta", "step", "abc"),
+    ("meta", "cursor", 10 ** 6), ("meta", "seconds", "x"), ("meta", "limits", "x"),
+    ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"),
+])
+def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
+    """Right names and shapes, values no run can have: one line naming the file, on resume
+    and (for the networks' part) on sampling, never a traceback or a silent wrong run."""
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = checkpoint.load(path)
+    if part == "config":
+        meta["config"][key] = value
+    elif part == "meta":
+        meta[key] = value
+    elif key == "perm":
+        arrays["perm"] = arrays["perm"] + 1  # 300 is past the last of 300 examples
+    else:
+        arrays[key] = np.full(arrays[key].shape, "x")
+    checkpoint.save(path, arrays, meta)
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
+    assert code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
+    if part == "config":
+        with pytest.raises(SystemExit) as exit_:
+            sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
+        assert exit_.value.code == 2 and f"config field {key}" in capsys.readouterr().err
+
+
+def test_sampling_refuses_a_generator_that_is_not_finite(tmp_path, capsys):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    arrays["G_params"][3] = np.nan
+    checkpoint.save(tmp_path / "run" / "checkpoint.npz", arrays, meta)
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
+    assert exit_.value.code == 2 and "G_params holds values that are not finite" in capsys.readouterr().err
+    assert not (tmp_path / "s.npy").exists()
 
 
 def test_interpolate_refuses_a_run_that_does_not_draw_images(tmp_path, capsys):

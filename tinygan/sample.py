@@ -27,7 +27,7 @@ def load_generator(run_dir):
     arrays, meta = checkpoint.load(path, formats=checkpoint.NETWORK_FORMATS)
     try:
         config = Config.from_dict(meta["config"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise checkpoint.CheckpointError(f"{path}: its config does not fit this tinygan ({err})") from err
     from . import models
 
@@ -41,6 +41,8 @@ def load_generator(run_dir):
     for key, dst in ((name, G.flat_params), ("G_state", G.flat_state)):
         if arrays[key].shape != tuple(dst.shape):
             raise checkpoint.CheckpointError(f"{path}: {key} does not fit arch {config.arch!r}")
+        if not np.issubdtype(arrays[key].dtype, np.floating) or not np.isfinite(arrays[key]).all():
+            raise checkpoint.CheckpointError(f"{path}: {key} holds values that are not finite numbers")
         dst[...] = xp.asarray(arrays[key])
     return G, config
 

@@ -95,9 +95,37 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Config":
-        """The Config a checkpoint stored (``TypeError`` for a field this version lacks)."""
+        """The Config a checkpoint stored, checked: ``TypeError`` for a field this version
+        lacks, ``ValueError`` for a value no run can have (a hand-edited file)."""
         values = {k: v for k, v in values.items() if k != "extra"}  # an unused field of older checkpoints
-        return cls(**values)
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self):
+        """Raise ``ValueError`` naming the first field whose value no run can have."""
+        def integer(value, low):
+            return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+        def number(value, low, high, closed_low, closed_high):
+            return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    and (low <= value if closed_low else low < value)
+                    and (value <= high if closed_high else value < high))
+
+        valid = {
+            "data": self.data in IMAGE_DATA + toy_datasets(), "arch": self.arch in models.ARCHS,
+            "loss": self.loss in LOSSES, "data_dir": self.data_dir is None or isinstance(self.data_dir, str),
+            "d_steps": integer(self.d_steps, 1), "batch_size": integer(self.batch_size, 1),
+            "z_dim": integer(self.z_dim, 1), "seed": integer(self.seed, 0),
+            "subset": self.subset is None or integer(self.subset, 1),
+            "lr_g": number(self.lr_g, 0, math.inf, False, False), "lr_d": number(self.lr_d, 0, math.inf, False, False),
+            "beta1": number(self.beta1, 0, 1, True, False), "beta2": number(self.beta2, 0, 1, True, False),
+            "ema": number(self.ema, 0, 1, True, False),
+            "label_smoothing": number(self.label_smoothing, 0, 1, False, True),
+        }
+        for name, ok in valid.items():
+            if not ok:
+                raise ValueError(f"config field {name} = {getattr(self, name)!r} is not a value a run can have")
 
 
 # Options a resumed run may change: how long it runs, where (cpu or gpu; the numbers
@@ -247,7 +275,8 @@ class Trainer:
         A loss is computed before its update, so a blown-up update shows in the weights
         first: checking them here keeps NaN out of the "last good" checkpoint.
         """
-        for name, net in (("G", self.G), ("D", self.D)):
+        nets = (("G", self.G), ("D", self.D)) + ((("G_ema", self.G_ema),) if self.G_ema is not None else ())
+        for name, net in nets:
             if not bool(xp.isfinite(net.flat_params).all()):
                 raise TrainingError(f"{name}'s weights are no longer finite at step {self.step}; "
                                     f"training stopped and {last_checkpoint(path)}. Try a smaller --lr.")
@@ -268,16 +297,27 @@ class Trainer:
             if arrays[name].shape != tuple(dst.shape):
                 raise checkpoint.CheckpointError(
                     f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
+            if not np.issubdtype(arrays[name].dtype, np.floating):
+                raise checkpoint.CheckpointError(f"{path}: {name} holds {arrays[name].dtype}, not numbers")
             dst[...] = xp.asarray(arrays[name])
         if "perm" not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
         if arrays["perm"].shape != (self.n,):
             raise checkpoint.CheckpointError(f"{path} was trained on {arrays['perm'].shape[0]} examples, "
                                              f"this data set has {self.n}")
+        perm = arrays["perm"]
+        if not np.issubdtype(perm.dtype, np.integer) or perm.min() < 0 or perm.max() >= self.n:
+            raise checkpoint.CheckpointError(f"{path}: 'perm' is not an order of the {self.n} examples")
         self.perm = xp.asarray(arrays["perm"])
         try:
-            self.step, self.epoch, self.cursor = meta["step"], meta["epoch"], meta["cursor"]
-            self.opt_g.t, self.opt_d.t = meta["opt_g_t"], meta["opt_d_t"]
+            counters = {name: meta[name] for name in ("step", "epoch", "cursor", "opt_g_t", "opt_d_t")}
+            for name, value in counters.items():
+                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                    raise ValueError(f"{name} = {value!r}")
+            if counters["cursor"] + self.config.d_steps > self.batches_per_epoch:
+                raise ValueError(f"cursor = {counters['cursor']}: past the epoch's {self.batches_per_epoch} batches")
+            self.step, self.epoch, self.cursor = counters["step"], counters["epoch"], counters["cursor"]
+            self.opt_g.t, self.opt_d.t = counters["opt_g_t"], counters["opt_d_t"]
             self.rng.set_state(meta["rng"])
             self.D.set_rng_states(meta["d_rng"])
             self.G.set_rng_states(meta["g_rng"])
@@ -285,8 +325,15 @@ class Trainer:
             raise checkpoint.CheckpointError(f"{path} lacks {err}; it was not written by this trainer") from None
         except (TypeError, ValueError) as err:
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
-        self.seconds = float(meta.get("seconds", 0.0))  # absent from checkpoints before it was kept
-        self.limits = meta.get("limits")  # likewise
+        seconds = meta.get("seconds", 0.0)  # absent from checkpoints before it was kept
+        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (seconds = {seconds!r})")
+        self.seconds = float(seconds)
+        limits = meta.get("limits")  # likewise
+        if limits is not None and not (isinstance(limits, dict) and all(
+                isinstance(limits.get(k), (int, float, type(None))) for k in ("steps", "epochs", "seconds"))):
+            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (limits = {limits!r})")
+        self.limits = limits
 
 
 def last_checkpoint(path) -> str:
@@ -760,11 +807,15 @@ def resumed_config(args, parser):
     out = Path(args.out)
     if out.name == "checkpoint.npz" and out.is_file():
         parser.error(f"--out is the run's directory: --resume --out {out.parent}")
+    path = out / "checkpoint.npz"
     try:
-        arrays, meta = checkpoint.load(out / "checkpoint.npz")
-        config = Config.from_dict(meta["config"])
-    except (checkpoint.CheckpointError, TypeError, KeyError) as err:
+        arrays, meta = checkpoint.load(path)
+    except checkpoint.CheckpointError as err:
         parser.error(f"cannot resume: {err}")
+    try:
+        config = Config.from_dict(meta["config"])
+    except (TypeError, ValueError, KeyError) as err:
+        parser.error(f"cannot resume: {path}: its config does not fit this tinygan ({err})")
     asked = explicit_settings(args)
     option_for_field = {name: name for name in asked}  # config field -> the option the user typed
     if "lr" in asked:  # as in config_from_args: --lr-g and --lr-d take precedence over --lr
