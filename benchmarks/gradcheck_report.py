@@ -3,7 +3,7 @@
     python benchmarks/gradcheck_report.py --draws 30
 
 One line per layer, loss and optimizer: the largest ``rel_error`` seen (float64), next to
-the bound the tests assert (1e-6).  The draws are like the tests' (random shapes, values,
+the bound the tests assert for backward passes (1e-6; for the optimizers they assert 1e-12).  The draws are like the tests' (random shapes, values,
 weights), kept off kinks and out of the saturated tails as the tests explain.
 """
 
@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from gradutil import layer_errors, network_error  # noqa: E402
 
 from tinygan import losses, nn, optim  # noqa: E402
+from tinygan.cli import positive  # noqa: E402
 from tinygan.backend import Random  # noqa: E402
 from tinygan.gradcheck import numerical_gradient, rel_error  # noqa: E402
 
@@ -37,7 +38,7 @@ def away_from_kink(x):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--draws", type=int, default=30)
+    p.add_argument("--draws", type=positive(int), default=30)
     args = p.parse_args(argv)
     worst = {}
 

@@ -86,9 +86,13 @@ def run_pytorch_gan(seconds, seed, n_samples=10_000, out=None):
             steps += 1
         epoch += 1
     reports = {}
+    trained_state = {k: v.clone() for k, v in G.state_dict().items()}
     with torch.no_grad():
         z = torch.from_numpy(np.random.default_rng(1234).standard_normal((n_samples, latent_dim), dtype=np.float32))
         for mode in ("train", "eval"):
+            # no_grad does not stop train mode from moving BatchNorm's running statistics:
+            # each mode starts from the network as training left it
+            G.load_state_dict(trained_state)
             G.train(mode == "train")
             samples = torch.cat([G(z[i:i + 1000]) for i in range(0, n_samples, 1000)]).numpy()
             reports[mode] = evaluate.evaluate_samples(samples)

@@ -14,6 +14,8 @@ from tinygan.backend import Random
 from tinygan.data import load_dataset
 from tinygan.gradcheck import numerical_gradient, rel_error
 
+PARAMS = classifier.build_classifier().flat_params.size
+
 batches = st.tuples(st.integers(1, 6), st.integers(2, 7)).flatmap(
     lambda s: st.tuples(arrays(np.float64, s, elements=st.floats(-20, 20)),
                         arrays(np.int64, s[0], elements=st.integers(0, s[1] - 1))))
@@ -85,6 +87,29 @@ def test_weights_round_trip(tmp_path):
         assert float(f["test_accuracy"]) == 0.5
 
 
+def test_the_learning_rate_falls_along_a_cosine_to_a_hundredth():
+    lr = classifier.cosine_learning_rate
+    assert lr(2e-3, 0, 1000) == 2e-3
+    assert lr(2e-3, 500, 1000) == pytest.approx(2e-3 * 0.505)
+    assert lr(2e-3, 1000, 1000) == pytest.approx(2e-5)
+    rates = [lr(1.0, step, 100) for step in range(101)]
+    assert all(a > b for a, b in zip(rates, rates[1:]))
+
+
+@pytest.mark.parametrize("damage, message", [
+    (dict(params=np.full(PARAMS, np.nan)), "params holds values that are not finite"),
+    (dict(params=np.full(PARAMS, "x")), "params holds values that are not finite numbers"),
+    (dict(hidden=np.array([-5, 256])), "not a valid classifier weights file"),
+    (dict(format_version=np.asarray(99)), "weights format 99, this tinygan reads format 1"),
+])
+def test_weights_with_damaged_values_are_refused_by_name(tmp_path, damage, message):
+    """Right names and shapes, wrong contents: refused on loading, not as a LinAlgError in the FD."""
+    arrays = dict(np.load(classifier.WEIGHTS_PATH))
+    np.savez(tmp_path / "w.npz", **{**arrays, **damage})
+    with pytest.raises(classifier.WeightsError, match=f"w.npz: {message}"):
+        classifier.load_classifier(tmp_path / "w.npz")
+
+
 def test_missing_or_bad_weights(tmp_path):
     with pytest.raises(classifier.WeightsError, match="python -m tinygan.classifier"):
         classifier.load_classifier(tmp_path / "none.npz")
@@ -103,7 +128,10 @@ def test_missing_or_bad_weights(tmp_path):
 def test_classifier_command_rejects_bad_numbers_in_one_line(capsys):
     for argv, message in ((["--epochs", "0"], "--epochs: must be > 0, got 0"),
                           (["--lr", "inf"], "--lr: must be a finite number, got inf"),
-                          (["--batch-size", "x"], "--batch-size: 'x' is not a valid int")):
+                          (["--batch-size", "x"], "--batch-size: 'x' is not a valid int"),
+                          (["--batch-size", "1"], "--batch-size: must be >= 2, got 1"),  # BatchNorm needs 2 rows
+                          (["--batch-size", "60001"], "more than the 60,000 training digits"),
+                          (["--seed", "-1"], "--seed: must be >= 0, got -1")):
         with pytest.raises(SystemExit) as exit_:
             classifier.main(argv)
         err = capsys.readouterr().err

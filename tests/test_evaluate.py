@@ -149,7 +149,11 @@ def test_accepts_28x28_images(mnist_test):
     (np.zeros((10, 100), np.float32), r"shape \(n, 784\)"),
     (np.zeros(784, np.float32), r"shape \(n, 784\)"),
     (np.zeros((1, 784), np.float32), "at least 2"),
-    (np.full((10, 784), 255, np.float32), r"\[-1, 1\]"),
+    (np.full((10, 784), 255, np.float32), r"\[-1, 1\].*\[0, 255\] become x / 127\.5 - 1"),
+    (np.full((10, 784), -3.0, np.float32), r"\[-1, 1\].*found values in \[-3, -3\]"),
+    # images in [0, 1], the usual export, would score as a collapsed GAN: refused by name
+    (np.random.default_rng(0).uniform(0, 1, (10, 784)).astype(np.float32), r"look like images in \[0, 1\]"),
+    (np.ones((10, 784), bool), "numbers, got dtype bool"),
     (np.full((10, 784), np.nan, np.float32), "NaN"),
     (np.zeros((10, 784), "U1"), "numbers"),
     (np.zeros((10, 14, 56), np.float32), r"shape \(n, 784\).*\(10, 14, 56\)"),  # 784 pixels, not 28x28

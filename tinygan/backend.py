@@ -138,7 +138,7 @@ class Random:
         return xp.asarray(u.astype(dtype, copy=False))
 
     def permutation(self, n: int):
-        """A random permutation of ``range(n)`` as int64 indices."""
+        """A random permutation of ``range(n)``, integer indices (NumPy's ``intp``)."""
         return xp.asarray(self.generator.permutation(n))
 
     def integers(self, low, high, shape):

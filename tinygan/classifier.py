@@ -118,12 +118,19 @@ def load_classifier(path=None) -> nn.Sequential:
                            "train them with: python -m tinygan.classifier")
     try:
         arrays = checkpoint.read_npz(path)
+        version = int(arrays["format_version"])
         hidden = tuple(int(h) for h in arrays["hidden"])
         params, state = arrays["params"], arrays["state"]
-    except Exception as err:  # zip, format or missing-entry errors: the file is not our weights
+        # the dropout rate is not stored: it does nothing in eval mode, the only one used here
+        net = build_classifier(hidden)
+    except Exception as err:  # zip, format, missing-entry or size errors: the file is not our weights
         raise WeightsError(f"{path}: not a valid classifier weights file "
                            f"({checkpoint.describe_load_error(err)})") from None
-    net = build_classifier(hidden)
+    if version != FORMAT_VERSION:
+        raise WeightsError(f"{path}: weights format {version}, this tinygan reads format {FORMAT_VERSION}")
+    for name, values in (("params", params), ("state", state)):
+        if values.dtype.kind != "f" or not bool(xp.isfinite(xp.asarray(values)).all()):
+            raise WeightsError(f"{path}: {name} holds values that are not finite numbers")
     if params.shape != net.flat_params.shape or state.shape != net.flat_state.shape:
         raise WeightsError(f"{path}: weights hold {params.size} parameters and {state.size} "
                            f"state values, network {hidden} needs {net.flat_params.size} and "
@@ -151,6 +158,15 @@ def random_shift(images, rng: Random, max_shift: int = 2):
     cols = dx[:, None] + xp.arange(28)
     out = padded[xp.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
     return out.reshape(n, 28 * 28)
+
+
+def cosine_learning_rate(lr: float, step: int, total: int) -> float:
+    """``lr`` at step 0 falling along half a cosine to ``lr/100`` at step ``total``:
+    big steps early, fine-tuning at the end."""
+    return lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+TRAIN_SIZE = 60_000  # MNIST's training split
 
 
 def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
@@ -184,8 +200,7 @@ def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int =
         order = rng.permutation(n)
         loss_sum = 0.0
         for b in range(steps_per_epoch):
-            # cosine decay: big steps early, fine-tuning at the end
-            opt.lr = lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * step / total)))
+            opt.lr = cosine_learning_rate(lr, step, total)
             idx = order[b * batch_size:(b + 1) * batch_size]
             xb = x_train[idx]
             if max_shift:
@@ -209,12 +224,15 @@ def main(argv=None) -> int:
         prog="python -m tinygan.classifier",
         description="Train the MNIST classifier that tinygan.evaluate uses and save its weights.")
     parser.add_argument("--epochs", type=positive(int), default=30)
-    parser.add_argument("--batch-size", type=positive(int), default=128)
+    parser.add_argument("--batch-size", type=at_least(2), default=128,
+                        help="2 or more: BatchNorm cannot normalize a single row")
     parser.add_argument("--lr", type=positive(float), default=2e-3)
     parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH,
                         help=f"where to write the weights (default: {WEIGHTS_PATH})")
     args = parser.parse_args(argv)
+    if args.batch_size > TRAIN_SIZE:
+        parser.error(f"--batch-size {args.batch_size} is more than the {TRAIN_SIZE:,} training digits")
     try:
         backend.use()
     except backend.BackendError as err:

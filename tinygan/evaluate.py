@@ -114,7 +114,11 @@ def log_softmax(logits):
 
 
 def inception_score(logits) -> float:
-    """``exp(mean_x KL(p(y|x) ‖ p(y)))`` from classifier logits: (n, classes) → float in [1, classes]."""
+    """``exp(mean_x KL(p(y|x) ‖ p(y)))`` from classifier logits: (n, classes) → float in [1, classes].
+
+    One split over all ``n`` samples, with ``p(y)`` their mean prediction; Salimans et
+    al. average 10 splits and report a spread, so papers' "IS ± std" is another estimator.
+    """
     log_p = log_softmax(logits)
     p = xp.exp(log_p)
     p_y = p.mean(axis=0)
@@ -156,15 +160,21 @@ def _check_samples(samples):
     if shape[0] < 2:
         raise SampleError(f"need at least 2 samples for a covariance, got {shape[0]}")
     kind = getattr(getattr(samples, "dtype", None), "kind", None)
-    if kind not in ("f", "i", "u", "b"):
+    if kind not in ("f", "i", "u"):  # not "b": a boolean mask is no image in [-1, 1]
         raise SampleError(f"samples must be numbers, got dtype {getattr(samples, 'dtype', None)}")
     x = xp.asarray(samples, dtype="float32")
     if not bool(xp.isfinite(x).all()):
-        raise SampleError("samples contain NaN or infinity")
+        raise SampleError("samples contain NaN or infinity (or numbers beyond float32's range)")
     lo, hi = float(x.min()), float(x.max())
     if lo < -1.001 or hi > 1.001:  # small slack for float round-off around tanh's ±1
+        hint = "images in [0, 255] become x / 127.5 - 1" if hi > 1.5 else "rescale them into [-1, 1]"
         raise SampleError(f"samples must lie in [-1, 1] (tanh output), found values in "
-                          f"[{lo:.4g}, {hi:.4g}]; rescale images in [0, 1] with x * 2 - 1")
+                          f"[{lo:.4g}, {hi:.4g}]; {hint}")
+    if lo >= 0:
+        # Digits have a background of -1; images in [0, 1] (the usual export) would pass the
+        # range check and score as a collapsed GAN (FD ~146 for real digits), so refuse them.
+        raise SampleError(f"no sample value is below 0 (values in [{lo:.4g}, {hi:.4g}]): these look like "
+                          "images in [0, 1]; tinygan's are in [-1, 1] with a background of -1: use x * 2 - 1")
     return x
 
 
@@ -309,8 +319,9 @@ def get_samples(args):
 
 @command("python -m tinygan.evaluate")
 def main(argv=None) -> int:
-    """Command line: print a report.  Exit 0 on success, 2 on bad input, 1 when the
-    classifier's weights are missing or damaged (one line, no traceback)."""
+    """Command line: print a report.  Exit 0 on success; 2 on bad input (options, samples,
+    a run, the device); 1 when the classifier's weights are missing or damaged, or
+    ``--json`` cannot be written; 130 on Ctrl-C.  Each failure is one line, no traceback."""
     parser = ArgumentParser(
         prog="python -m tinygan.evaluate",
         description="Score generated MNIST digits with tinygan's classifier: Frechet distance "
@@ -320,6 +331,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=None, choices=backend.DEVICES,
                         help="cpu (NumPy) or gpu (CuPy); default: $TINYGAN_DEVICE or cpu")
     args = parser.parse_args(argv)
+    if args.samples is not None and args.n != parser.get_default("n"):
+        parser.error("--n is for --run (how many samples to draw); --samples scores the whole file")
     if args.json and (problem := output_problem(args.json)):
         parser.error(f"--json: cannot write {args.json}: {problem}")
     try:

@@ -39,7 +39,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import gan, losses, nn, optim, toy
+from . import checkpoint, gan, losses, nn, optim, toy
 from .cli import ArgumentParser, command, describe_os_error
 from .backend import Random, to_device, to_numpy, xp
 
@@ -88,8 +88,9 @@ def _result(key, statement, method, error, tolerance, measured="", **details):
 def xlogy(a, b):
     """``a·log b`` with the convention ``0·log 0 = 0``; elementwise, any shapes.
 
-    ``log`` only ever sees positive entries (zeros are swapped for 1 first), so no
-    ``divide by zero`` warning is raised.
+    Where ``a ≤ 0`` (here ``a`` is a probability, so ``a = 0``) the result is 0 and ``b``
+    is never passed to ``log``, so ``0·log 0`` raises no ``divide by zero`` warning;
+    ``a > 0`` with ``b = 0`` is ``−inf``, with NumPy's warning, as it should be.
     """
     a, b = xp.asarray(a, dtype="float64"), xp.asarray(b, dtype="float64")
     return xp.where(a > 0, a * xp.log(xp.where(a > 0, b, 1.0)), 0.0)
@@ -98,13 +99,6 @@ def xlogy(a, b):
 def entropy(p, axis=-1):
     """Shannon entropy ``H(p) = −Σ p log p`` of probability vectors ``p: (..., k)``."""
     return -xlogy(p, p).sum(axis=axis)
-
-
-def kl(p, q, axis=-1):
-    """``KL(p ‖ q) = Σ p log(p/q)``, ``p, q: (..., k)``; needs ``q > 0`` where ``p > 0``."""
-    p, q = xp.asarray(p, dtype="float64"), xp.asarray(q, dtype="float64")
-    safe_q = xp.where(p > 0, q, 1.0)
-    return (xlogy(p, p) - xlogy(p, safe_q)).sum(axis=axis)
 
 
 def jsd(p, q, axis=-1):
@@ -198,13 +192,26 @@ def w1_sorted(x, y):
 
 def histogram_jsd(x, y, lo, hi, bins):
     """JSD between the histograms of samples ``x, y: (n,)`` on ``bins`` equal bins over
-    ``[lo, hi]`` plus one overflow bin each side (samples outside still count)."""
+    ``[lo, hi]`` plus one overflow bin each side (samples outside still count, ±inf too).
+    Raises ``ValueError`` for NaN, which belongs to no bin."""
     def hist(v):
         v = xp.asarray(v, dtype="float64").reshape(-1)
-        idx = xp.clip(xp.floor((v - lo) / (hi - lo) * bins).astype("int64") + 1, 0, bins + 1)
+        if bool(xp.isnan(v).any()):
+            raise ValueError("histogram_jsd: NaN samples belong to no bin")
+        # clip before the cast: inf (or 1e300) cast to int64 would wrap to the lowest bin
+        idx = xp.clip(xp.floor((v - lo) / (hi - lo) * bins), -1, bins).astype("int64") + 1
         c = xp.bincount(idx, minlength=bins + 2).astype("float64")
         return c / c.sum()
     return float(jsd(hist(x), hist(y)))
+
+
+def save_figure(fig, path):
+    """Write a figure as a PNG (dpi 110) whole or not at all, and close it."""
+    try:
+        with checkpoint.atomic_write(path) as f:
+            fig.savefig(f, format="png", dpi=110)
+    finally:
+        _pyplot().close(fig)
 
 
 def mlp(sizes, rng: Random, act: str = "leaky", init: str = "xavier"):
@@ -361,8 +368,7 @@ def check_learned_discriminator(seed: int = 0, steps: int = 6000, batch: int = 5
         ax.set_xlabel("x")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, "1b_optimal_discriminator.png"), dpi=110)
-        plt.close(fig)
+        save_figure(fig, os.path.join(out, "1b_optimal_discriminator.png"))
     return _result("1b", "trained D matches D* = p_data/(p_data+p_g)",
                    f"MLP 1-32-32-1 tanh, Adam, {steps}×{batch} samples/side, seed {seed}; "
                    f"grid on [{lo:.2f},{hi:.2f}] (m ≥ 5% of max)",
@@ -399,14 +405,15 @@ def check_global_optimum_discrete(n: int = 2000, k: int = 10, seed: int = 1) -> 
     d_rand = rng.uniform((n, k), 1e-6, 1 - 1e-6, dtype="float64")
     d_near = xp.clip(d_star + rng.normal((n, k), dtype="float64", scale=1e-3), 1e-12, 1 - 1e-12)
     beaten = float(xp.maximum(value_function(p, q, d_rand) - c_g, value_function(p, q, d_near) - c_g).max())
+    attained = float(xp.abs(value_function(p, q, d_star) - c_g).max())  # the maximum is reached at D*
     at_equal = float(xp.abs(virtual_training_criterion(p, p) + LOG4).max())
     gap_min = float((c_g + LOG4).min())  # > 0: strictly above −log 4 when q ≠ p
-    err = max(identity, beaten, at_equal)
+    err = max(identity, beaten, attained, at_equal)
     return _result("2a", "C(G) = max_D V = −log 4 + 2·JSD (discrete)",
                    f"{n} random pairs on {k} atoms (1/3 zeros), seed {seed}; JSD via entropies; "
                    f"V(D*) vs random and perturbed D",
                    err if gap_min > 0 else float("inf"), 1e-12,
-                   f"|C − (−log4+2JSD)| ≤ {identity:.1e}; max V(D)−V(D*) = {beaten:.1e}; "
+                   f"|C − (−log4+2JSD)| ≤ {identity:.1e}; |V(D*) − C| ≤ {attained:.0e}; max V(D)−C = {beaten:.1e}; "
                    f"|C(p,p)+log4| = {at_equal:.0e}; min C+log4 (q≠p) = {gap_min:.2e}")
 
 
@@ -634,8 +641,7 @@ def check_saturation_mnist(seed: int = 0, arch: str = "default", d_steps=(0, 10,
         ax.set_title(f"Saturation on MNIST ({arch})")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, "4b_saturation_mnist.png"), dpi=110)
-        plt.close(fig)
+        save_figure(fig, os.path.join(out, "4b_saturation_mnist.png"))
     return _result("4b", "MNIST, start of training: minimax gradient ≪ non-saturating",
                    f"build_gan({arch!r}), seed {seed}; G at init, D trained {d_steps} steps "
                    f"(Adam 2e-4); ‖∇_θG‖ on {batch} fixed z; pass if ratio < 0.1 once D(G(z)) < 0.05",
@@ -846,8 +852,7 @@ def check_figure1(seed: int = 0, steps: int = 1500, batch: int = 256, out: str |
                      f"z ~ U(−1,1)^{z_dim}, k = {d_steps}",
                      fontsize=10)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, "6_figure1.png"), dpi=110)
-        plt.close(fig)
+        save_figure(fig, os.path.join(out, "6_figure1.png"))
     history = ", ".join(f"it {s['it']}: JSD {s['jsd']:.4f}, E|D−½| {s['d_dev']:.3f}" for s in snaps)
     return _result("6", "Fig. 1: p_g → p_data and D → ½ (1-D Gaussian, uniform z)",
                    f"gan.train_step, z ~ U(−1,1)^{z_dim}, MLPs {z_dim}-32-32-1 / 1-32-32-1, NS loss, "
@@ -936,8 +941,9 @@ def run_mode_collapse(seed: int = 0, steps: int = 2000, n_eval: int = 2500, out:
             covered, hq = toy.mode_stats(name, x)
             covered20, _ = toy.mode_stats(name, x, min_count=20)
             short = "MM" if loss == "minimax" else "NS"
-            r = Result(f"7{'bcdefghijk'[len(results)]}", f"{name}: {loss} loss, k={k}",
-                       f"MLPs {z_dim}-64-64-2 / 2-64-64-1, z ~ N(0,I), Adam 1e-3→5e-5, {steps} iters, "
+            d = toy.dim(name)
+            r = Result(f"7{chr(ord('b') + len(results))}", f"{name}: {loss} loss, k={k}",
+                       f"MLPs {z_dim}-64-64-{d} / {d}-64-64-1, z ~ N(0,I), Adam 1e-3→5e-5, {steps} iters, "
                        f"seed {seed}, "
                        f"{n_eval} samples",
                        float(covered), float(k_modes), None,
@@ -964,8 +970,7 @@ def run_mode_collapse(seed: int = 0, steps: int = 2000, n_eval: int = 2500, out:
             ax.set_aspect("equal")
             ax.set_title(f"{name} {title}: {covered}/{k_modes}, HQ {hq:.2f}", fontsize=8)
         fig.tight_layout()
-        fig.savefig(os.path.join(out, "7_mode_collapse.png"), dpi=110)
-        plt.close(fig)
+        save_figure(fig, os.path.join(out, "7_mode_collapse.png"))
     return results
 
 
@@ -1071,7 +1076,12 @@ def main(argv=None) -> int:
     except OSError as err:
         parser.error(f"--out: cannot make the directory {args.out}: {describe_os_error(err)}")
     t0 = time.time()
-    results = run_all(args.out, fast=args.fast, log=print)
+    try:
+        results = run_all(args.out, fast=args.fast, log=print)
+    except OSError as err:  # a figure could not be written: the run directory went away, a full disk
+        print(f"{parser.prog}: error: cannot write {err.filename or 'a figure'}: {describe_os_error(err)}",
+              file=sys.stderr)
+        return 1
     print(format_table(results))
     failed = [r for r in results if r.passed is False]
     print(f"\n{len(results) - len(failed)}/{len(results)} rows passed or measured, "

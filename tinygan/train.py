@@ -356,7 +356,8 @@ def _pyplot():
 
 
 def image_grid(images, cols: int = 8):
-    """Tile ``images: (n, 784)`` in [−1, 1] into one ``(rows·29+1, cols·29+1)`` array in [0, 1]."""
+    """Tile square images ``(n, side²)`` in [−1, 1] into one array in [0, 1] of shape
+    ``(rows·(side+1)+1, cols·(side+1)+1)``: for MNIST (side 28), ``(rows·29+1, cols·29+1)``."""
     n, side = images.shape[0], int(round(math.sqrt(images.shape[1])))
     rows = math.ceil(n / cols)
     grid = np.ones((rows * (side + 1) + 1, cols * (side + 1) + 1), dtype=np.float32)
@@ -892,7 +893,7 @@ def evaluate_run(trainer: Trainer, out: Path, n: int):
     samples = trainer.sample(n)
     report = evaluate.evaluate_samples(samples)
     report.update(step=trainer.step, n_samples=n)
-    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomically(out / "eval.json", json.dumps(report, indent=2) + "\n")
     print(evaluate.format_report(report))
 
 
