@@ -1,6 +1,7 @@
 """The training step as a whole: which parameters move, and that it matches the parts."""
 
 import numpy as np
+import pytest
 
 from tinygan import gan, nn, optim
 from tinygan.backend import Random
@@ -88,11 +89,11 @@ def test_train_step_is_its_parts_with_the_options_it_is_given():
         G, D, opt_g, opt_d, _ = tiny_gan(seed=3)
         for x, z in zip(reals, noises):
             expected = float(nn.sigmoid(D(x)).mean()), float(nn.sigmoid(D(G(z))).mean())  # no dropout: eval = train
-            _, d_real, d_fake, fake, g_caches = gan.discriminator_step(G, D, opt_d, x, z, real_target)
-        gan.generator_step(G, D, opt_g, fake, g_caches, loss)
-        return G.flat_params, D.flat_params, expected
+            loss_d, d_real, d_fake, fake, g_caches = gan.discriminator_step(G, D, opt_d, x, z, real_target)
+        loss_g = gan.generator_step(G, D, opt_g, fake, g_caches, loss)
+        return G.flat_params, D.flat_params, (*expected, float(loss_d), float(loss_g))
 
-    G_parts, D_parts, (d_real, d_fake) = by_parts("minimax", 0.9)
+    G_parts, D_parts, (d_real, d_fake, loss_d, loss_g) = by_parts("minimax", 0.9)
     # The options matter, so passing them on is what the comparison below checks:
     assert not np.array_equal(by_parts("minimax", 1.0)[1], D_parts)  # the real target moves D
     assert not np.array_equal(by_parts("nonsaturating", 0.9)[0], G_parts)  # the loss moves G
@@ -107,3 +108,86 @@ def test_train_step_is_its_parts_with_the_options_it_is_given():
     np.testing.assert_array_equal(G.flat_params, G_parts)
     np.testing.assert_allclose([float(stats.d_real), float(stats.d_fake)], [d_real, d_fake], rtol=1e-6)
     assert abs(d_real - d_fake) > 1e-3  # so a swap of the two would show
+    assert (float(stats.loss_d), float(stats.loss_g)) == (loss_d, loss_g)
+    assert abs(loss_d - loss_g) > 1e-3  # likewise
+
+
+def test_a_training_step_stays_in_float32_on_every_preset():
+    """Training is float32: one float64 intermediate (a mean taken "for accuracy", a float64
+    mask) would double that layer's memory traffic and be cast back silently by the float32
+    gradient buffers, so no value check would notice.  Every layer's output, cache and
+    input gradient, and the losses, are checked here."""
+    from tinygan import models
+
+    seen = []
+
+    def arrays_in(value):
+        if hasattr(value, "dtype") and hasattr(value, "shape"):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for v in value:
+                yield from arrays_in(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from arrays_in(v)
+
+    def recorded(method):
+        def wrapper(self, *args, **kwargs):
+            result = method(self, *args, **kwargs)
+            seen.extend((type(self).__name__, method.__name__, a.dtype) for a in arrays_in(result))
+            return result
+        return wrapper
+
+    layer_classes = {type(layer) for arch in models.ARCHS for net in models.build_gan(arch, data_dim=784 if arch != "toy" else 2)
+                     for layer in net.layers}
+    originals = {(cls, name): cls.__dict__[name] for cls in layer_classes for name in ("forward", "backward")
+                 if name in cls.__dict__}
+    try:
+        for (cls, name), method in originals.items():
+            setattr(cls, name, recorded(method))
+        for arch in models.ARCHS:
+            data_dim = 2 if arch == "toy" else 784
+            G, D = models.build_gan(arch, Random(0), data_dim=data_dim)
+            opt_g, opt_d = (optim.Adam(n.flat_params, n.flat_grads, 2e-4, (0.5, 0.999)) for n in (G, D))
+            rng = Random(1)
+            stats = gan.train_step(G, D, opt_g, opt_d, lambda: rng.uniform((16, data_dim), -1, 1),
+                                   lambda: rng.normal((16, 100)))
+            seen.extend(("StepStats", field, getattr(stats, field).dtype) for field in ("loss_d", "loss_g", "d_real", "d_fake"))
+            seen.extend((arch, "flat buffers", a.dtype) for a in (G.flat_params, D.flat_grads, opt_g.v_sum))
+    finally:
+        for (cls, name), method in originals.items():
+            setattr(cls, name, method)
+    assert len(seen) > 100
+    assert [entry for entry in seen if entry[2] != np.float32] == []
+
+
+def test_adam_sgd_and_rmsprop_steps_allocate_no_buffers():
+    """"Scratch space is allocated once": a step of a 4 MB buffer allocates (almost) nothing."""
+    import tracemalloc
+
+    params = np.zeros(1 << 20, np.float32)
+    grads = np.ones_like(params)
+    for make in (lambda: optim.Adam(params, grads, 1e-3), lambda: optim.SGD(params, grads, 0.1, momentum=0.9),
+                 lambda: optim.RMSprop(params, grads, 1e-3), lambda: optim.Adam(params, grads, 1e-3, weight_decay=0.1)):
+        opt = make()
+        opt.step()  # a weight-decay buffer is made on the first step
+        tracemalloc.start()
+        opt.step()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < params.nbytes // 64, (type(opt).__name__, peak)
+
+
+def test_weight_decay_can_be_switched_on_between_steps_like_the_learning_rate():
+    params, grads = np.ones(4, np.float32), np.zeros(4, np.float32)
+    opt = optim.SGD(params, grads, lr=0.1)
+    opt.step()
+    opt.weight_decay = 0.5
+    opt.step()  # g = 0 + 0.5·θ: θ ← θ − 0.1·0.5·θ
+    np.testing.assert_allclose(params, 0.95)
+
+
+def test_train_step_needs_at_least_one_discriminator_step():
+    G, D, opt_g, opt_d, _ = tiny_gan()
+    with pytest.raises(ValueError, match="d_steps must be >= 1, got 0"):
+        gan.train_step(G, D, opt_g, opt_d, None, None, d_steps=0)

@@ -35,3 +35,8 @@ def test_numerical_gradient_refuses_an_array_it_cannot_nudge_in_place():
             gradcheck.numerical_gradient(lambda: float((view ** 2).sum()), view)
     g = gradcheck.numerical_gradient(lambda: float((x ** 2).sum()), x)
     np.testing.assert_allclose(g, 2 * x, rtol=1e-8)
+
+
+def test_integer_arrays_cannot_be_nudged_and_are_refused():
+    with pytest.raises(ValueError, match="needs a float array"):
+        gradcheck.numerical_gradient(lambda: 0.0, np.arange(3))

@@ -117,3 +117,23 @@ def test_softplus_keeps_its_tiny_values():
     np.testing.assert_allclose(losses.softplus(a64), np.exp(a64), rtol=1e-12)
     a32 = np.array([-20.0, -80.0], np.float32)
     np.testing.assert_allclose(losses.softplus(a32), np.exp(a32.astype(np.float64)), rtol=1e-6)
+
+
+def test_mismatched_shapes_are_refused_not_broadcast():
+    """(N, 1) logits against (N,) targets would broadcast to an (N, N) loss, and (N, 1)
+    labels would index N×N pairs: a wrong number with no error, so both are refused."""
+    logits = np.array([[2.0], [-1.0], [0.5], [3.0]])
+    with pytest.raises(ValueError, match=r"targets of the logits' shape \(4, 1\), got \(4,\)"):
+        losses.bce_with_logits(logits, np.array([1.0, 0.0, 1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"labels of shape \(4,\), got \(4, 1\)"):
+        losses.softmax_cross_entropy(np.zeros((4, 3)), np.array([[0], [2], [1], [1]]))
+
+
+@given(st.integers(1, 6), st.integers(2, 4))
+def test_bce_with_logits_on_several_columns_sums_and_divides_by_the_batch(n, k):
+    a = np.random.default_rng(n * 10 + k).standard_normal((n, k))
+    t = np.random.default_rng(k).uniform(0, 1, (n, k))
+    loss, dlogits = losses.bce_with_logits(a, t)
+    sig = 1 / (1 + np.exp(-a))
+    assert loss == pytest.approx(-(t * np.log(sig) + (1 - t) * np.log(1 - sig)).sum() / n, rel=1e-12)
+    np.testing.assert_allclose(dlogits, (sig - t) / n, rtol=1e-12)

@@ -89,3 +89,15 @@ def test_default_dropout_layers_draw_different_masks():
 def test_unknown_arch_lists_the_choices():
     with pytest.raises(ValueError, match="unknown arch 'dcgan'; choose one of: default, seed, pytorch-gan, toy"):
         models.build_gan("dcgan")
+
+
+@pytest.mark.parametrize("arch", models.ARCHS)
+def test_every_preset_starts_with_zero_biases_and_takes_other_sizes(arch):
+    """Biases start at zero (nn.Dense); z_dim and data_dim reach the first and last layers."""
+    G, D = models.build_gan(arch, Random(0), z_dim=16, data_dim=20)
+    for net in (G, D):
+        for layer in net.layers:
+            if isinstance(layer, nn.Dense):
+                assert not layer.params["b"].any()
+    z = Random(1).normal((4, 16))
+    assert G(z).shape == (4, 20) and D(G(z)).shape == (4, 1)

@@ -108,7 +108,8 @@ def to_numpy(a):
 
 
 def to_device(a, dtype=None):
-    """Return host array ``a`` as an array of the module in use (a no-op on CPU)."""
+    """Return host array ``a`` as an array of the module in use: on the CPU no copy unless
+    ``dtype`` differs from ``a``'s; on the GPU a copy to the device."""
     return xp.asarray(a, dtype=dtype)
 
 

@@ -13,7 +13,9 @@ differentiated for each with its own cache: the first backward writes ``D.flat_g
 (``accumulate=False``, so no ``zero_grad()`` pass is needed), the second adds to it.
 The generator step reuses the fake batch (and G's caches) of the last discriminator step,
 as the PyTorch examples do, so it adds no forward pass of G: G runs forward once per
-discriminator step, once per iteration when k = 1.
+discriminator step, once per iteration when k = 1.  That is one departure from Algorithm 1,
+which draws a fresh noise minibatch for the generator step; the other is that each
+``D ←`` and ``G ←`` above is one step of the optimizer (Adam by default), not plain SGD.
 """
 
 from __future__ import annotations
@@ -27,7 +29,11 @@ from .nn import sigmoid
 @dataclass
 class StepStats:
     """What one iteration measured; the losses and mean probabilities are 0-d values
-    (NumPy scalars on the CPU, 0-d arrays on the GPU), read with ``float()``."""
+    (NumPy scalars on the CPU, 0-d arrays on the GPU), read with ``float()``.
+
+    ``loss_d``, ``d_real`` and ``d_fake`` come from the last discriminator step, before
+    D's update; ``loss_g`` from the generator step, through the updated D and before
+    G's update."""
 
     loss_d: object
     loss_g: object
@@ -77,6 +83,8 @@ def train_step(G, D, opt_g, opt_d, real_batches, noise, d_steps: int = 1,
     ``real_batches()`` returns the next real batch ``(batch, data_dim)``; ``noise()``
     returns a noise batch ``(batch, z_dim)``.
     """
+    if d_steps < 1:
+        raise ValueError(f"d_steps must be >= 1, got {d_steps}")
     for _ in range(d_steps):
         loss_d, d_real, d_fake, fake, g_caches = discriminator_step(
             G, D, opt_d, real_batches(), noise(), real_target)

@@ -13,7 +13,9 @@ checks run in float64: in float32 (ε ≈ 1e-7) the rounding term alone is about
 ``rel_error`` compares whole arrays: ``max|a − b| / max(|a|max + |b|max, tiny)``.  It is
 normalised by the largest entries rather than entry by entry, because an entry that is
 0 in truth comes out as ±1e-11 numerically, and an entry-wise ratio would call that 100%
-wrong.  What to expect: ≤ 1e-7 is right; anything ≥ 1e-3 is a bug.
+wrong.  What to expect in float64 with ``h = 1e-6``: a right backward pass measures
+about 1e-10 to 1e-8, and the tests fail anything above 1e-6.  A wrong one need not
+measure 1e-3: a gradient off by a relative 1e-4 shows as about 5e-5.
 """
 
 from __future__ import annotations
@@ -39,7 +41,13 @@ def numerical_gradient(f, x, h: float = 1e-6):
     at a time and restored; that is what lets ``x`` be a network's ``flat_params``.
     Returns an array shaped like ``x``.  A loop over entries is fine here: this is a
     test tool for small arrays, never on a hot path.
+
+    ``x`` should be float64.  In float32 the nudged ``x ± h`` is rounded to float32, so
+    the step taken is not ``h`` and the slope comes out wrong (lesson 6 shows how wrong);
+    integer arrays cannot be nudged by ``h`` at all and are refused.
     """
+    if x.dtype.kind != "f":
+        raise ValueError(f"numerical_gradient needs a float array (float64 for a real check), got {x.dtype}")
     grad = xp.zeros(x.shape, dtype="float64")
     if not x.flags.c_contiguous:  # then reshape would copy, and the nudges would miss x
         raise ValueError("numerical_gradient needs a C-contiguous array it can perturb in place")

@@ -7,9 +7,11 @@ The discriminator outputs a logit ``a``; its probability that the input is real 
     −log(1 − σ(a)) = softplus(a)
     softplus(a)   = log(1 + e^a) = max(a, 0) + log(1 + e^{−|a|})
 
-The right-hand form never exponentiates a large positive number, so it is exact and
-finite for logits of any size in float32, where ``log(sigmoid(a))`` would give
-``log(0) = −inf`` once ``σ(a)`` rounds to 0.  The derivatives are just as simple:
+The right-hand form never exponentiates a large positive number, so it is accurate to
+rounding and finite for logits of any size in float32, where ``log(sigmoid(a))`` would
+give ``log(0) = −inf`` once ``σ(a)`` rounds to 0.  (``bce_with_logits`` writes its loss
+as ``softplus(a) − t·a``, which cancels for ``t = 1`` and large ``a``: at ``a = 20``
+float32 gives 0 for the true 2e-9.  The GAN losses use ``softplus(−a)`` there instead.)  The derivatives are just as simple:
 ``d softplus(a)/da = σ(a)``.
 
 Every loss is a mean over the batch, and every gradient is ``∂loss/∂logits`` with the
@@ -40,6 +42,9 @@ def bce_with_logits(logits, targets):
     Derivation: the loss is ``t·softplus(−a) + (1 − t)·softplus(a)``
     = ``softplus(a) − t·a``, whose derivative is ``σ(a) − t``.
     """
+    if tuple(targets.shape) != tuple(logits.shape):  # (N, 1) against (N,) would broadcast to (N, N)
+        raise ValueError(f"bce_with_logits needs targets of the logits' shape {tuple(logits.shape)}, "
+                         f"got {tuple(targets.shape)}")
     n = logits.shape[0]
     loss = (softplus(logits) - targets * logits).sum() / n
     dlogits = (sigmoid(logits) - targets) / n
@@ -111,6 +116,8 @@ def softmax_cross_entropy(logits, labels):
     ``e^0 = 1``, so the sum never underflows to 0 and the log stays finite.
     """
     n = logits.shape[0]
+    if tuple(getattr(labels, "shape", ())) != (n,):  # (N, 1) labels would index N×N pairs
+        raise ValueError(f"softmax_cross_entropy needs labels of shape ({n},), got {tuple(getattr(labels, 'shape', ()))}")
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = xp.exp(shifted)
     sum_exp = exp.sum(axis=1, keepdims=True)

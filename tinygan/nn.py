@@ -72,6 +72,9 @@ class Dense(Layer):
     - ``"normal"``: normal with std 0.02, as in DCGAN (Radford et al. 2015);
     - ``"pytorch"``: uniform on ±1/sqrt(in), what PyTorch's ``nn.Linear`` does by default
       (there the bias is drawn the same way; here it starts at zero).
+
+    Without ``rng`` the weights come from a fresh ``Random(0)``, so two layers of one
+    shape built that way start equal: pass one ``rng`` to every layer of a network.
     """
 
     def __init__(self, n_in: int, n_out: int, init: str = "xavier", rng: Random | None = None,
@@ -324,7 +327,8 @@ class Dropout(Layer):
 
     ``dx = dy · m / (1 − p)`` with the same mask; the cache carries ``m / (1 − p)``.
     In eval mode ``y = x``.  The mask comes from the layer's own seeded :class:`Random`, whose state
-    ``Sequential.get_rng_states`` hands to checkpoints.
+    ``Sequential.get_rng_states`` hands to checkpoints; two layers given the same ``seed``
+    drop the same units, so give each its own (``models.build_gan`` does).
     """
 
     def __init__(self, p: float = 0.5, seed: int = 0):

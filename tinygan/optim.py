@@ -35,8 +35,8 @@ class Optimizer:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
         self.params, self.grads, self.lr, self.weight_decay = params, grads, lr, weight_decay
         self.t = 0  # steps taken
-        # g + wd·θ needs a buffer of its own, but only when there is weight decay
-        self._decayed_grads = xp.empty_like(params) if weight_decay else None
+        # g + wd·θ needs a buffer of its own, made on the first step that decays
+        self._decayed_grads = None
 
     def step(self):
         """One update of every parameter, in place."""
@@ -53,6 +53,8 @@ class Optimizer:
         """The gradient, with L2 weight decay ``g + wd·θ`` folded in."""
         if not self.weight_decay:
             return self.grads
+        if self._decayed_grads is None:  # weight_decay may be switched on between steps, like lr
+            self._decayed_grads = xp.empty_like(self.params)
         g = self._decayed_grads
         xp.multiply(self.params, self.weight_decay, out=g)
         g += self.grads
