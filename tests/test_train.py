@@ -141,7 +141,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys, stop_signal):
         time.sleep(0.1)
     proc.send_signal(stop_signal)
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
+    assert proc.returncode == 128 + stop_signal, stderr  # 130 for Ctrl-C, 143 for SIGTERM
     assert "Traceback" not in stderr and "resume with: python -m tinygan.train --resume --out" in stdout
     _, meta = checkpoint.load(out / "checkpoint.npz")
     assert meta["step"] > 0
@@ -232,6 +232,8 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     (["--device", "tpu"], "--device: invalid choice: 'tpu'"),
     (["--seed", "-1"], "--seed: must be >= 0, got -1"),  # NumPy's generators take no negative seed
     (["--eval-samples", "1"], "--eval-samples: must be >= 2, got 1"),  # else found only after training
+    (["--data-dir", ""], "--data-dir is empty"),  # an unset $DATA: not silently the shipped MNIST
+    (["--out", ""], "--out is empty"),
     (["--resume"], "--resume needs --out DIR"),
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
     (["--data", "ring8", "--arch", "default"], "--arch default is an image model: its generator ends in tanh"),
@@ -331,9 +333,11 @@ def test_a_half_written_metrics_line_does_not_stop_a_resume(tmp_path, capsys):
     out = tmp_path / "r"
     assert run_cli(capsys, "--data", "ring8", "--steps", "3", "--no-eval", "--out", out)[0] == 0
     with (out / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 2}\n')  # JSON, but not a record the curves can draw
         f.write('{"loss_d": 1.3, "st')  # what a process killed mid-write leaves
     code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "5", "--no-eval")
     assert code == 0 and "line 2, is not a metrics record; dropped it" in err
+    assert "line 3, is not a metrics record; dropped it" in err
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [3, 5]
     assert [p.name for p in out.iterdir() if p.name.endswith(".tmp")] == []
@@ -359,7 +363,10 @@ def test_the_commands_end_a_ctrl_c_or_a_memory_error_with_one_line(tmp_path, cap
 
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
     capsys.readouterr()
-    for error, code in ((KeyboardInterrupt(), 130), (MemoryError("Unable to allocate 29.2 GiB"), 1)):
+    from tinygan.cli import Stopped
+
+    for error, code in ((KeyboardInterrupt(), 130), (Stopped(signal.SIGTERM), 143),
+                        (MemoryError("Unable to allocate 29.2 GiB"), 1)):
         def fail(*args, error=error, **kwargs):
             raise error
 
@@ -379,7 +386,9 @@ def test_the_commands_end_a_ctrl_c_or_a_memory_error_with_one_line(tmp_path, cap
                     pytest.fail(f"{name}: {type(error).__name__} escaped as a traceback")
                 err = capsys.readouterr().err
                 assert err.strip().startswith(f"python -m tinygan.{name}: ") and len(err.strip().splitlines()) == 1, err
-                assert ("interrupted" if code == 130 else "not enough memory (Unable to allocate 29.2 GiB)") in err
+                expected = {130: "interrupted (Ctrl-C)", 143: "interrupted (SIGTERM)"}.get(
+                    code, "not enough memory (Unable to allocate 29.2 GiB)")
+                assert expected in err, err
     assert not (tmp_path / "s.npy").exists() and not (tmp_path / "w.npz").exists()
 
 
@@ -409,9 +418,7 @@ def test_a_sample_file_that_cannot_be_finished_leaves_the_old_one(tmp_path, caps
         raise OSError("1000 requested and 524 written")  # NumPy's words for a short write
 
     monkeypatch.setattr(np, "save", disk_fills)
-    with pytest.raises(SystemExit) as exit_:
-        sample.main(["--run", str(tmp_path / "r"), "--n", "9", "--out", str(out)])
-    assert exit_.value.code == 2
+    assert sample.main(["--run", str(tmp_path / "r"), "--n", "9", "--out", str(out)]) == 1  # no mistake in the options
     assert "only part of it could be written (1000 requested and 524 written); is the disk full?" in capsys.readouterr().err
     assert out.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["r", "s.npy"]
 
@@ -497,6 +504,54 @@ def test_atomic_write_keeps_a_symlink_and_writes_a_pipe_directly(tmp_path):
     reader.join(timeout=10)
     assert received == ["through the pipe"] and not fifo.is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "pipe", "real.json"]
+
+
+def test_atomic_write_keeps_a_files_mode_and_refuses_a_write_protected_one(tmp_path):
+    private = tmp_path / "private.json"
+    private.write_text("old")
+    private.chmod(0o600)
+    with checkpoint.atomic_write(private, "w") as f:
+        f.write("new")
+    assert private.read_text() == "new" and private.stat().st_mode & 0o777 == 0o600  # not made readable to all
+    if os.name == "posix" and os.geteuid() != 0:  # root may write anything, as with a shell's >
+        protected = tmp_path / "keep.npy"
+        protected.write_text("old")
+        protected.chmod(0o444)
+        with pytest.raises(PermissionError):
+            with checkpoint.atomic_write(protected) as f:
+                f.write(b"new")
+        assert protected.read_text() == "old"
+
+
+def test_device_paths_and_pipes_are_written_in_place_not_replaced(tmp_path):
+    """Replacing what /dev/stdout points to would cut a shell's `> report.txt`; such paths
+    are opened and appended to, never renamed over."""
+    assert checkpoint.writes_in_place("/dev/stdout") and checkpoint.writes_in_place("/dev/fd/63")
+    assert checkpoint.writes_in_place("/dev/null")
+    assert not checkpoint.writes_in_place(tmp_path / "a.json") and not checkpoint.writes_in_place(tmp_path / "new")
+    if os.name == "posix":
+        fifo = tmp_path / "pipe"
+        os.mkfifo(fifo)
+        assert checkpoint.writes_in_place(fifo)
+
+
+def test_an_output_check_makes_no_folders(tmp_path):
+    from tinygan.cli import output_problem
+
+    assert output_problem(tmp_path / "a" / "b" / "report.json") is None and not (tmp_path / "a").exists()
+    assert output_problem("") == "an empty path"
+    (tmp_path / "file").write_text("x")
+    assert output_problem(tmp_path / "file" / "report.json") == f"{tmp_path / 'file'} is a file, not a directory"
+
+
+def test_evaluate_refuses_to_write_its_report_over_its_samples(tmp_path, capsys):
+    from tinygan import evaluate
+
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32) - 1)
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(tmp_path / "s.npy")])
+    assert exit_.value.code == 2 and "is the samples file" in capsys.readouterr().err
+    assert np.load(tmp_path / "s.npy").shape == (5, 784)
 
 
 def test_a_resaved_checkpoint_carries_the_current_format_version(tmp_path):
@@ -714,7 +769,8 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("config", "arch", "bogus"), ("config", "loss", "hinge"), ("config", "batch_size", 0),
     ("config", "batch_size", "64"), ("config", "lr_g", -1.0), ("meta", "step", "abc"),
     ("meta", "cursor", 10 ** 6), ("meta", "seconds", "x"), ("meta", "limits", "x"),
-    ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"),
+    ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"), ("arrays", "D_params", "NaN"),
+    ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
     """Right names and shapes, values no run can have: one line naming the file, on resume
@@ -726,10 +782,15 @@ def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, 
     arrays, meta = checkpoint.load(path)
     if part == "config":
         meta["config"][key] = value
+    elif part == "meta" and key == "config":  # not a JSON object at all
+        meta["config"] = value
     elif part == "meta":
         meta[key] = value
     elif key == "perm":
         arrays["perm"] = arrays["perm"] + 1  # 300 is past the last of 300 examples
+    elif value == "NaN":  # the "last good" checkpoint must not be one that holds NaN
+        arrays[key] = arrays[key].copy()
+        arrays[key][0] = np.nan
     else:
         arrays[key] = np.full(arrays[key].shape, "x")
     checkpoint.save(path, arrays, meta)
@@ -982,6 +1043,59 @@ def test_max_seconds_counts_this_invocation_only(tmp_path, capsys, monkeypatch):
 def test_durations_read_as_minutes_and_zero_padded_seconds():
     assert [train.fmt_duration(s) for s in (-3, 0, 5, 59.9, 60, 65, 3600)] == [
         "0s", "0s", "5s", "59s", "1m00s", "1m05s", "60m00s"]
+    assert train.fmt_duration(1e300) == "1.16e+295 days"  # --max-seconds 1e300: not 300 digits
+
+
+def test_progress_stops_printing_when_its_pipe_closes():
+    """`train | tee log`, and Ctrl-C stops tee first: the progress line must not stop the save."""
+    class ClosedPipe:
+        def isatty(self):
+            return False
+
+        def write(self, text):
+            raise BrokenPipeError
+
+        def flush(self):
+            pass
+
+    progress = train.Progress(ClosedPipe())
+    progress.update("epoch 1 step 5", force=True)
+    progress.update("epoch 1 step 6", force=True)
+    progress.close()
+    assert progress.stream is None
+
+
+def test_a_signal_while_the_last_outputs_are_written_skips_the_evaluation(tmp_path, capsys, monkeypatch):
+    """Ctrl-C after the last step, while the final figures are drawn: the checkpoint is
+    saved already, and the long evaluation must not run as if nothing was pressed."""
+    real_save_curves = train.save_curves
+
+    def curves_then_ctrl_c(records, path):
+        real_save_curves(records, path)
+        os.kill(os.getpid(), signal.SIGINT)  # reaches the handler train installed
+
+    monkeypatch.setattr(train, "save_curves", curves_then_ctrl_c)
+    monkeypatch.setattr(train, "evaluate_run", lambda *args: pytest.fail("evaluated after a Ctrl-C"))
+    flags = ["--data", "mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed"]
+    code, out, _ = run_cli(capsys, *flags, "--steps", "5", "--out", tmp_path / "r")  # within the first epoch
+    assert code == 130 and "Ctrl-C after training: the evaluation is skipped" in out
+    assert f"python -m tinygan.evaluate --run {tmp_path / 'r'} --n 10000" in out
+    assert checkpoint.load(tmp_path / "r" / "checkpoint.npz")[1]["step"] == 5
+
+
+def test_a_run_from_before_data_dirs_were_resolved_resumes_from_elsewhere(tmp_path, capsys, monkeypatch):
+    package = pathlib.Path(train.__file__).parent
+    common = ["--data", "fashion-mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    assert run_cli(capsys, *common, "--data-dir", package / "data", "--steps", "2", "--out", tmp_path / "r")[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "r" / "checkpoint.npz")
+    meta["config"]["data_dir"] = "data"  # as an older tinygan stored `--data-dir data` typed in tinygan/
+    checkpoint.save(tmp_path / "r" / "checkpoint.npz", arrays, meta)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--steps", "4", "--no-eval",
+                           "--data-dir", package / "data")  # the folder typed again replaces it
+    assert code == 0, err
+    monkeypatch.chdir(package)  # or, typed nowhere, read from where it was relative to
+    assert run_cli(capsys, "--resume", "--out", tmp_path / "r", "--steps", "6", "--no-eval")[0] == 0
 
 
 @pytest.mark.parametrize("argv, field, value", [

@@ -11,9 +11,11 @@ intact.  Every output of tinygan's commands is written this way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,24 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the run."""
 
 
+def writes_in_place(path) -> bool:
+    """Whether :func:`atomic_write` writes ``path`` directly instead of replacing it.
+
+    ``/dev/...`` and ``/proc/...`` paths (``/dev/stdout``, ``/dev/null``, ``/dev/fd/63``
+    of a ``>(...)``) and anything that exists but is no regular file (a pipe): there is no
+    file to replace, and replacing what ``/dev/stdout`` points to would cut a shell's
+    redirection.  Also an existing writable file in a folder that is not writable, where
+    no temporary file can be made beside it.
+    """
+    text = os.fspath(path)
+    if text.startswith(("/dev/", "/proc/")):
+        return True
+    real = Path(os.path.realpath(path))
+    if real.exists() and not real.is_file():
+        return True
+    return real.is_file() and os.access(real, os.W_OK) and not os.access(real.parent, os.W_OK)
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb"):
     """``with atomic_write(path) as f:`` writes ``f`` to ``path`` whole or not at all.
@@ -35,23 +55,36 @@ def atomic_write(path, mode: str = "wb"):
     The data go to a temporary file beside ``path`` (a rename is atomic only within one
     file system), are flushed to disk, and the file is renamed over ``path`` when the
     block ends; if the block raises, the temporary file is removed and ``path`` is as
-    it was.  A ``path`` that exists but is no regular file (``/dev/stdout``, a pipe) is
-    written directly.  ``mode``: ``"wb"`` or ``"w"`` (text).
+    it was.  Missing folders on the way are made.  A symlink is followed, so its target
+    is replaced and the link kept.  An existing file keeps its permissions, and one the
+    user may not write is refused (``PermissionError``), as a shell's ``>`` would.
+    What :func:`writes_in_place` names is written directly, appending (so ``>> log``
+    keeps the log).  ``mode``: ``"wb"`` or ``"w"`` (text).
     """
-    path = Path(os.path.realpath(path))  # through a symlink: replace its target, keep the link
-    if path.exists() and not path.is_file():  # /dev/stdout, a pipe: no file to replace
-        with open(path, mode) as f:
+    if writes_in_place(path):
+        with open(path, mode.replace("w", "a")) as f:
             yield f
         return
+    path = Path(os.path.realpath(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied (the file is write-protected)", str(path))
     # Not tempfile.mkstemp: it makes the file private (0600), and os.replace would keep
     # that, so others could not read the run; os.open applies the umask like any output.
     tmp = path.parent / f"{path.name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
+        if path.exists():  # a file made private (0600) or shared stays so
+            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
         with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
+            try:
+                yield f
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as err:  # name the output, not its temporary file
+                if err.errno is not None and err.filename in (None, str(tmp)):  # errno None: NumPy's own words
+                    err.filename = str(path)
+                raise
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

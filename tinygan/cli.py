@@ -7,6 +7,7 @@ import argparse
 import functools
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -89,39 +90,83 @@ def describe_os_error(err: OSError) -> str:
 def output_problem(path) -> str | None:
     """Why ``path`` cannot be written, or None: checked before the work, not after it.
 
-    Creates the missing folders on the way, as writing the file would.
+    Makes nothing: missing folders are made when the file is written, so a command that
+    fails first leaves none behind.
     """
+    from .checkpoint import writes_in_place
+
+    if not os.fspath(path):
+        return "an empty path"
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        return describe_os_error(err)
     if path.is_dir():
         return "it is a directory"
-    if not os.access(path.parent, os.W_OK):
-        return f"{path.parent} is not writable"
+    if writes_in_place(path):
+        return None if os.access(path, os.W_OK) else "permission denied"
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is write-protected"
+    folder = path.parent
+    while not folder.exists():  # the nearest folder that exists decides
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a directory"
+    if not os.access(folder, os.W_OK):
+        return f"{folder} is not writable"
     return None
 
 
-def command(prog: str, interrupted: str = "nothing was written"):
-    """Decorate a command's ``main``: a Ctrl-C ends it with one line and exit code 130,
-    an allocation too large for the memory with one line and exit code 1.
+# What `kill`, `timeout`, batch schedulers (SIGTERM) and a closed terminal (SIGHUP) send
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-    ``interrupted`` says what a Ctrl-C leaves behind; every output is written whole or
+
+class Stopped(KeyboardInterrupt):
+    """A stop signal, raised where the program is, like Ctrl-C's ``KeyboardInterrupt``, so
+    that the same clean-up runs (an ``atomic_write`` in progress removes its temporary file)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def signal_name(signum: int) -> str:
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
+def command(prog: str, interrupted: str = "nothing was written"):
+    """Decorate a command's ``main``: a Ctrl-C, a SIGTERM or a SIGHUP ends it with one
+    line and exit code 128 + the signal's number (130 for Ctrl-C), an allocation too
+    large for the memory with one line and exit code 1, and a closed pipe on stdout
+    (``| head``) quietly.
+
+    ``interrupted`` says what a stop leaves behind; every output is written whole or
     not at all (``checkpoint.atomic_write``), so it is never half a file.
     """
     def decorate(main):
         @functools.wraps(main)
         def guarded(argv=None) -> int:
+            def stop(signum, frame):
+                raise Stopped(signum)
+
+            try:
+                previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+            except ValueError:  # not the main thread: signals cannot be caught here
+                previous = {}
             try:
                 return main(argv)
-            except KeyboardInterrupt:
-                print(f"\n{prog}: interrupted; {interrupted}", file=sys.stderr)
-                return 130
+            except KeyboardInterrupt as err:
+                signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+                print(f"\n{prog}: interrupted ({signal_name(signum)}); {interrupted}", file=sys.stderr)
+                return 128 + signum
             except MemoryError as err:
                 print(f"\n{prog}: error: not enough memory ({err}); ask for fewer samples or a smaller model",
                       file=sys.stderr)
                 return 1
+            except BrokenPipeError:  # the reader of stdout went away: nothing more to say to it
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit flush does not fail again
+                return 1
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
 
         return guarded
 

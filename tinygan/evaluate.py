@@ -45,6 +45,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 
 from . import backend, checkpoint, classifier
 from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem
@@ -333,8 +334,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.samples is not None and args.n != parser.get_default("n"):
         parser.error("--n is for --run (how many samples to draw); --samples scores the whole file")
-    if args.json and (problem := output_problem(args.json)):
+    if args.json is not None and (problem := output_problem(args.json)):
         parser.error(f"--json: cannot write {args.json}: {problem}")
+    if args.json is not None and args.samples is not None and Path(args.json).resolve() == Path(args.samples).resolve():
+        parser.error(f"--json {args.json} is the samples file: the report would replace the samples")
     try:
         backend.use(args.device)
         samples, source = get_samples(args)
@@ -346,10 +349,10 @@ def main(argv=None) -> int:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     print(format_report(report, source))
-    if args.json:
+    if args.json is not None:
         try:
             with checkpoint.atomic_write(args.json, "w") as f:
-                json.dump(report, f, indent=2)
+                f.write(json.dumps(report, indent=2) + "\n")
         except OSError as err:
             print(f"{parser.prog}: error: cannot write {args.json}: {describe_os_error(err)}", file=sys.stderr)
             return 1

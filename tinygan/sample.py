@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .cli import ArgumentParser, at_least, command, describe_os_error, positive
+from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, positive
 from .train import Config, data_label, save_samples_figure
 
 
@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     if args.interpolate and args.n is not None and args.n > MAX_WALKS:
         p.error(f"--n: at most {MAX_WALKS} latent walks in one picture, got {args.n}")
     n = args.n if args.n is not None else (8 if args.interpolate else 64)
+    if problem := output_problem(out):  # found now, not after the samples are drawn
+        p.error(f"--out: cannot write {out}: {problem}")
     try:
         backend.use(args.device)
         G, config = load_generator(args.run)
@@ -96,7 +98,6 @@ def main(argv=None) -> int:
         p.error(f"--interpolate draws image grids; the run in {args.run} generates "
                 f"{data_dim}-dimensional points (its samples.png shows them)")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         if args.interpolate:
             rows, cols = n, 10
             images = interpolate(G, config, rows, cols, seed=args.seed)
@@ -108,8 +109,9 @@ def main(argv=None) -> int:
                     np.save(f, samples)
             else:
                 save_samples_figure(samples, out, f"{data_label(config)} · {n} samples")
-    except OSError as err:
-        p.error(f"cannot write {out}: {describe_os_error(err)}")
+    except OSError as err:  # a full disk, say: not a mistake in the options, so exit 1 and no "see --help"
+        print(f"{p.prog}: error: cannot write {out}: {describe_os_error(err)}", file=sys.stderr)
+        return 1
     print(f"wrote {out}")
     return 0
 

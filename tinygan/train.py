@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 
 from . import backend, checkpoint, gan, models, optim
-from .cli import (ArgumentParser, DefaultsWhenSetFormatter, at_least, command, describe_os_error,
-                  positive, unit_interval)
+from .cli import (STOP_SIGNALS, ArgumentParser, DefaultsWhenSetFormatter, Stopped, at_least, command,
+                  describe_os_error, positive, signal_name, unit_interval)
 from .backend import Random, to_numpy, xp
 from .losses import LOSSES
 
@@ -97,6 +97,8 @@ class Config:
     def from_dict(cls, values: dict) -> "Config":
         """The Config a checkpoint stored, checked: ``TypeError`` for a field this version
         lacks, ``ValueError`` for a value no run can have (a hand-edited file)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"the config is a {type(values).__name__}, not a JSON object")
         values = {k: v for k, v in values.items() if k != "extra"}  # an unused field of older checkpoints
         config = cls(**values)
         config.check()
@@ -169,6 +171,8 @@ class Trainer:
         self.G, self.D = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
         self.G_ema = None
         if c.ema > 0:
+            # a second G of the same preset (its D is dropped), then G's weights copied in:
+            # not copy.deepcopy, which would cut the layers' views into the flat buffers
             self.G_ema, _ = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
             self.G_ema.flat_params[...] = self.G.flat_params
         betas = (c.beta1, c.beta2)
@@ -299,6 +303,8 @@ class Trainer:
                     f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
             if not np.issubdtype(arrays[name].dtype, np.floating):
                 raise checkpoint.CheckpointError(f"{path}: {name} holds {arrays[name].dtype}, not numbers")
+            if name.endswith(("_params", "_state")) and not np.isfinite(arrays[name]).all():
+                raise checkpoint.CheckpointError(f"{path}: {name} holds values that are not finite numbers")
             dst[...] = xp.asarray(arrays[name])
         if "perm" not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
@@ -330,8 +336,12 @@ class Trainer:
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (seconds = {seconds!r})")
         self.seconds = float(seconds)
         limits = meta.get("limits")  # likewise
-        if limits is not None and not (isinstance(limits, dict) and all(
-                isinstance(limits.get(k), (int, float, type(None))) for k in ("steps", "epochs", "seconds"))):
+        def limit_ok(value):
+            return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                     and math.isfinite(value) and value >= 0)
+
+        if limits is not None and not (isinstance(limits, dict)
+                                       and all(limit_ok(limits.get(k)) for k in ("steps", "epochs", "seconds"))):
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (limits = {limits!r})")
         self.limits = limits
 
@@ -460,19 +470,27 @@ class Progress:
         if (not force and now - self.last < self.every) or text == self.last_text:
             return
         self.last, self.last_text = now, text
-        if self.tty:
-            self.stream.write("\r" + text[:160].ljust(100))
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        self._write("\r" + text[:160].ljust(100) if self.tty else text + "\n")
 
     def close(self):
         if self.tty:
-            self.stream.write("\n")
+            self._write("\n")
+
+    def _write(self, text):
+        # A closed pipe (`train | tee log`, and Ctrl-C stopped tee) ends the progress
+        # output, not the training: a stop must still reach its checkpoint.
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
             self.stream.flush()
+        except BrokenPipeError:
+            self.stream = None
 
 
 def fmt_duration(seconds: float) -> str:
+    if seconds >= 100 * 3600:  # --max-seconds 1e300 would print 300 digits
+        return f"{seconds / 86400:.3g} days"
     seconds = int(max(seconds, 0))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
@@ -520,7 +538,8 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if not all(math.isfinite(v) for v in values):
             raise TrainingError(
                 f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
-                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. Try a smaller --lr.")
+                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. Try a smaller --lr "
+                "(in a new run: a resumed run keeps its settings).")
         # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
                       epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
@@ -573,11 +592,14 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
             latest_record = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or latest_record
         report_progress()
     latest_record = flush_metrics() or latest_record
+    save_checkpoint()
     report_progress(force=True)
     progress.close()
-    save_checkpoint()
     draw_figures(out / "samples.png", f"{data_label(trainer.config)} · step {trainer.step}")
     return reason
+
+
+METRIC_FIELDS = ("loss_d", "loss_g", "d_real", "d_fake", "step")
 
 
 def read_metrics(path: Path, up_to_step: int) -> list:
@@ -592,6 +614,8 @@ def read_metrics(path: Path, up_to_step: int) -> list:
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         try:
             record = json.loads(line)
+            if not all(isinstance(record[k], (int, float)) for k in METRIC_FIELDS):
+                raise TypeError("not numbers")
             if record["step"] <= up_to_step:
                 records.append(record)
         except (ValueError, TypeError, KeyError):
@@ -667,6 +691,8 @@ def config_from_args(args, parser) -> Config:
         parser.error(f"unknown --data {c.data!r}; choose one of: {', '.join(known)}")
     if args.data_dir and c.data not in IMAGE_DATA:
         parser.error("--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist")
+    if args.data_dir == "":  # an unset shell variable, most likely: not "the shipped MNIST"
+        parser.error("--data-dir is empty; name the directory of the four IDX files")
     c.data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # resumable from anywhere
     c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
     if c.arch not in models.ARCHS:
@@ -697,12 +723,14 @@ def explicit_settings(args) -> dict:
 
 
 @command("python -m tinygan.train",
-         interrupted="a checkpoint is only ever replaced whole, so the last one written is intact")
+         interrupted="a checkpoint is only ever replaced whole, so any written before is intact")
 def main(argv=None) -> int:
     """The command line.  A first Ctrl-C (or a SIGTERM) stops training at the next step and
     saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.out == "":
+        parser.error("--out is empty; name the run directory, or leave --out out for runs/<data>-<arch>-<time>")
     try:
         device = backend.use(args.device)
     except backend.BackendError as err:
@@ -743,24 +771,24 @@ def main(argv=None) -> int:
 
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        write_text_atomically(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
         parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
     until = describe_limits(dict(steps=max_steps, epochs=max_epochs), seconds_left=max_seconds)
-    print(f"tinygan: {config.data} ({trainer.n} examples), arch {config.arch} "
+    print(f"tinygan: {data_label(config)} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
           f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
           f" -> {out} (until {until})", flush=True)
 
-    stop_flag = {"stop": False}
+    stop_flag = {"stop": False, "signal": None}
 
     def on_stop_signal(signum, frame):
-        if stop_flag["stop"]:  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        stop_flag["stop"] = True
+        if stop_flag["stop"]:  # a second one: stop now
+            raise Stopped(signum)
+        stop_flag["stop"], stop_flag["signal"] = True, signum
 
-    # SIGTERM too: what `timeout`, `kill` and batch schedulers send; it saves like Ctrl-C
-    previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # SIGTERM and SIGHUP too (`kill`, `timeout`, a scheduler, a closed terminal): they save like Ctrl-C
+    previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
     try:
@@ -774,21 +802,27 @@ def main(argv=None) -> int:
               f"{err.filename or 'an output'}: {describe_os_error(err)}; training stopped, and "
               f"{last_checkpoint(ckpt)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:  # a second Ctrl-C: no checkpoint of this moment
-        print(f"\npython -m tinygan.train: stopped at once by a second Ctrl-C, without saving; "
+    except KeyboardInterrupt as err:  # a second signal: stop now, whatever was being done
+        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+        print(f"\npython -m tinygan.train: stopped at once by a second {signal_name(signum)}; "
               f"{ckpt} holds the last checkpoint written, if any", file=sys.stderr)
-        return 130
+        return 128 + signum
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+    stop_signal = stop_flag["signal"] or signal.SIGINT  # what set the stop flag, if anything did
     done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
     print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}")
     if reason == "interrupted":
         print(f"resume with: python -m tinygan.train --resume --out {out}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
-        return 130
+        return 128 + stop_signal
+    if stop_flag["stop"]:  # the signal came while the last checkpoint and figures were written
+        print(f"{signal_name(stop_signal)} after training: the evaluation is skipped; run it with "
+              f"python -m tinygan.evaluate --run {out} --n {args.eval_samples} --json {out / 'eval.json'}")
+        return 128 + stop_signal
     if args.no_eval:
         pass
     elif not scored_as_digits(config):
@@ -826,6 +860,10 @@ def resumed_config(args, parser):
                 asked[name], option_for_field[name] = lr, "lr"
     if "data_dir" in asked:
         asked["data_dir"] = str(Path(asked["data_dir"]).resolve())
+    if config.data_dir and not Path(config.data_dir).is_absolute():
+        # a run from before data_dir was stored resolved: the folder typed now replaces it,
+        # or else the stored path is read from here, as the version that wrote it did
+        config.data_dir = asked.get("data_dir") or str(Path(config.data_dir).resolve())
     stored = dataclasses.asdict(config)
     conflicts = [name for name, value in asked.items() if stored.get(name, value) != value]
     if conflicts:
