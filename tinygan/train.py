@@ -283,7 +283,7 @@ class Trainer:
         for name, net in nets:
             if not bool(xp.isfinite(net.flat_params).all()):
                 raise TrainingError(f"{name}'s weights are no longer finite at step {self.step}; "
-                                    f"training stopped and {last_checkpoint(path)}. Try a smaller --lr.")
+                                    f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
         checkpoint.save(path, self.state_arrays(), self.state_meta())
 
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
@@ -344,6 +344,9 @@ class Trainer:
                                        and all(limit_ok(limits.get(k)) for k in ("steps", "epochs", "seconds"))):
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (limits = {limits!r})")
         self.limits = limits
+
+
+SMALLER_LR = "Try a smaller --lr (in a new run: a resumed run keeps its settings)."
 
 
 def last_checkpoint(path) -> str:
@@ -538,8 +541,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if not all(math.isfinite(v) for v in values):
             raise TrainingError(
                 f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
-                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. Try a smaller --lr "
-                "(in a new run: a resumed run keeps its settings).")
+                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. {SMALLER_LR}")
         # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
                       epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
