@@ -769,7 +769,8 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("config", "arch", "bogus"), ("config", "loss", "hinge"), ("config", "batch_size", 0),
     ("config", "batch_size", "64"), ("config", "lr_g", -1.0), ("meta", "step", "abc"),
     ("meta", "cursor", 10 ** 6), ("meta", "seconds", "x"), ("meta", "limits", "x"),
-    ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"), ("arrays", "D_params", "NaN"),
+    ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"), ("arrays", "perm", "repeats"),
+    ("arrays", "D_params", "NaN"),
     ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
@@ -786,6 +787,8 @@ def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, 
         meta["config"] = value
     elif part == "meta":
         meta[key] = value
+    elif key == "perm" and value == "repeats":
+        arrays["perm"] = np.zeros_like(arrays["perm"])  # one example, 300 times: no order of all 300
     elif key == "perm":
         arrays["perm"] = arrays["perm"] + 1  # 300 is past the last of 300 examples
     elif value == "NaN":  # the "last good" checkpoint must not be one that holds NaN

@@ -44,7 +44,9 @@ class Layer:
     def forward(self, x, train: bool = True):
         raise NotImplementedError
 
-    def backward(self, dout, cache, param_grads: bool = True, accumulate: bool = True):
+    def backward(self, dout, cache, *, param_grads: bool = True, accumulate: bool = True):
+        # The flags are keyword-only: ``Sequential.backward`` has one more (``input_grad``),
+        # and ``net.backward(d, c, True, False)`` would otherwise mean different things.
         raise NotImplementedError
 
     def zero_grad(self):
@@ -105,7 +107,7 @@ class Dense(Layer):
         y += self.params["b"]
         return y, x
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True, input_grad=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True, input_grad=True):
         """dout: (batch, out) -> dx: (batch, in), or None when ``input_grad=False``.
 
         Skipping ``dx`` saves one of the backward pass's two matrix products when the
@@ -143,7 +145,7 @@ class ReLU(Layer):
     def forward(self, x, train=True):
         return xp.maximum(x, 0), x
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         dx = (cache > 0).astype(dout.dtype)  # the 0/1 slope, as floats: see LeakyReLU
         dx *= dout
         return dx
@@ -170,7 +172,7 @@ class LeakyReLU(Layer):
             xp.copyto(y, x, where=x > 0)
         return y, x
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         # slope = 1 where x > 0, alpha elsewhere, built by arithmetic on the 0/1 mask:
         # a masked copy (np.where) branches on every element and measured 7-10x slower
         # on the random signs of a hidden layer (timeit, 2-core development machine).
@@ -192,7 +194,7 @@ class Tanh(Layer):
         y = xp.tanh(x)
         return y, y
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         y = cache
         dx = y * y
         xp.subtract(1, dx, out=dx)  # 1 − y²
@@ -217,7 +219,7 @@ class Sigmoid(Layer):
         y = sigmoid(x)
         return y, y
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         y = cache
         dx = xp.subtract(1, y)  # 1 − y
         dx *= y
@@ -292,7 +294,7 @@ class BatchNorm1d(Layer):
         y += self.params["beta"]
         return y, (x_hat, inv_std, train)
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         """dout: (batch, features) -> dx: (batch, features)."""
         x_hat, inv_std, train = cache
         scale = self.params["gamma"] * inv_std  # gamma · s, per feature
@@ -346,7 +348,7 @@ class Dropout(Layer):
         scale *= 1 / (1 - self.p)
         return x * scale, scale
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         return dout if cache is None else dout * cache
 
     def __repr__(self):
@@ -397,7 +399,7 @@ class MinibatchStd(Layer):
         centered /= std * (n * f)
         return y, centered
 
-    def backward(self, dout, cache, param_grads=True, accumulate=True):
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
         """dout: (batch, F + 1) -> dx: (batch, F)."""
         dspread_dx = cache
         dx = dspread_dx * dout[:, -1].sum()
@@ -451,7 +453,7 @@ class Sequential:
             caches.append(cache)
         return x, caches
 
-    def backward(self, dout, caches, param_grads: bool = True, input_grad: bool = True,
+    def backward(self, dout, caches, *, param_grads: bool = True, input_grad: bool = True,
                  accumulate: bool = True):
         """dout: (batch, out) -> dx: (batch, in).
 

@@ -312,7 +312,7 @@ class Trainer:
             raise checkpoint.CheckpointError(f"{path} was trained on {arrays['perm'].shape[0]} examples, "
                                              f"this data set has {self.n}")
         perm = arrays["perm"]
-        if not np.issubdtype(perm.dtype, np.integer) or perm.min() < 0 or perm.max() >= self.n:
+        if not np.issubdtype(perm.dtype, np.integer) or not np.array_equal(np.sort(perm), np.arange(self.n)):
             raise checkpoint.CheckpointError(f"{path}: 'perm' is not an order of the {self.n} examples")
         self.perm = xp.asarray(arrays["perm"])
         try:
