@@ -605,6 +605,27 @@ def test_generate_draws_the_same_samples_in_any_batch_size():
     np.testing.assert_allclose(split, one, atol=1e-5)  # float32 GEMMs round differently by batch size
 
 
+def test_sampling_more_than_the_memory_holds_is_refused_first(tmp_path, capsys, monkeypatch):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
+    monkeypatch.setattr(sample, "physical_memory", lambda: 2**30)
+    monkeypatch.setattr(sample, "generate", lambda *args, **kwargs: pytest.fail("drew before checking the memory"))
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "r"), "--n", "400000", "--out", str(tmp_path / "s.npy")])
+    assert exit_.value.code == 2
+    assert "--n 400,000 samples need 1.2 GiB, more than this machine's 1.0 GiB" in capsys.readouterr().err
+
+
+def test_generate_reports_its_progress_batch_by_batch():
+    from tinygan import sample
+
+    trainer = small_trainer(arch="seed", ema=0.0)
+    calls = []
+    samples = sample.generate(trainer.G, trainer.config, 2500, batch=1000, progress=lambda done, n: calls.append((done, n)))
+    assert calls == [(1000, 2500), (2000, 2500), (2500, 2500)] and samples.shape == (2500, 784)
+
+
 def test_interpolation_walks_are_straight_lines_between_two_seeded_ends():
     from tinygan import sample
 

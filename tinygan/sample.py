@@ -10,6 +10,7 @@ The EMA generator is used when the run has one.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
 from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, positive
-from .train import Config, data_label, save_samples_figure
+from .train import Config, Progress, data_label, save_samples_figure
 
 
 def load_generator(run_dir):
@@ -47,11 +48,30 @@ def load_generator(run_dir):
     return G, config
 
 
-def generate(G, config, n: int, seed: int = 0, batch: int = 1000):
-    """``n`` samples ``(n, data_dim)``, host float32, from noise seeded by ``seed``."""
+def generate(G, config, n: int, seed: int = 0, batch: int = 1000, progress=None):
+    """``n`` samples ``(n, data_dim)``, host float32, from noise seeded by ``seed``.
+
+    Drawn ``batch`` at a time into one array made up front (no list of parts to join,
+    which would need twice the memory); ``progress(done, n)`` is called after each batch.
+    """
     rng = Random(seed)
-    parts = [to_numpy(G(rng.normal((min(batch, n - i), config.z_dim)))) for i in range(0, n, batch)]
-    return np.concatenate(parts).astype(np.float32, copy=False)
+    samples = None
+    for start in range(0, n, batch):
+        part = to_numpy(G(rng.normal((min(batch, n - start), config.z_dim))))
+        if samples is None:
+            samples = np.empty((n, part.shape[1]), dtype=np.float32)
+        samples[start:start + len(part)] = part
+        if progress is not None:
+            progress(start + len(part), n)
+    return samples
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes, where the OS says (Linux, macOS), else None."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def interpolate(G, config, rows: int = 8, cols: int = 10, seed: int = 0):
@@ -94,6 +114,9 @@ def main(argv=None) -> int:
     except (backend.BackendError, checkpoint.CheckpointError) as err:
         p.error(str(err))
     data_dim = G(xp.zeros((1, config.z_dim), dtype=G.dtype)).shape[1]
+    need, have = n * data_dim * 4, physical_memory()
+    if have is not None and need > have:  # refused now, not after minutes of swapping
+        p.error(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than this machine's {have / 2**30:.1f} GiB")
     if args.interpolate and data_dim < 64:
         p.error(f"--interpolate draws image grids; the run in {args.run} generates "
                 f"{data_dim}-dimensional points (its samples.png shows them)")
@@ -103,7 +126,11 @@ def main(argv=None) -> int:
             images = interpolate(G, config, rows, cols, seed=args.seed)
             save_samples_figure(images, out, f"{data_label(config)} · {rows} latent walks, left to right", cols=cols)
         else:
-            samples = generate(G, config, n, args.seed)
+            progress = Progress(sys.stderr) if n >= 100_000 else None  # a few seconds or more
+            samples = generate(G, config, n, args.seed, progress=progress and (
+                lambda done, total: progress.update(f"drawing samples: {done:,} / {total:,}", force=done == total)))
+            if progress:
+                progress.close()
             if out.suffix == ".npy":
                 with checkpoint.atomic_write(out) as f:  # whole or not at all: a full disk keeps the old file
                     np.save(f, samples)
