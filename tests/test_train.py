@@ -529,6 +529,29 @@ def test_device_paths_and_pipes_are_written_in_place_not_replaced(tmp_path):
     assert checkpoint.writes_in_place("/dev/stdout") and checkpoint.writes_in_place("/dev/fd/63")
     assert checkpoint.writes_in_place("/dev/null")
     assert not checkpoint.writes_in_place(tmp_path / "a.json") and not checkpoint.writes_in_place(tmp_path / "new")
+    assert not checkpoint.writes_in_place("/dev/shm/run/checkpoint.npz")  # a file system like any other
+    if os.name == "posix":
+        (tmp_path / "out.json").symlink_to("/dev/stdout")
+        assert checkpoint.writes_in_place(tmp_path / "out.json")  # a link to a stream is the stream
+
+
+def test_this_processs_stdout_is_written_through_sys_stdout(tmp_path, capsys):
+    """Not a second opening of /dev/stdout: its offset would not follow what print() wrote,
+    and with `> file` the JSON and the printed report would overwrite each other."""
+    print("report line")
+    with checkpoint.atomic_write("/dev/stdout", "w") as f:
+        f.write('{"fd": 1.0}\n')
+    print("wrote /dev/stdout")
+    assert capsys.readouterr().out == 'report line\n{"fd": 1.0}\nwrote /dev/stdout\n'
+
+
+def test_a_file_written_in_place_is_truncated_not_appended_to(tmp_path):
+    """The in-place path (a writable file in a folder that is not) must not leave old bytes after the new."""
+    target = tmp_path / "samples.npy"
+    target.write_bytes(b"old samples, longer than the new ones")
+    with checkpoint._in_place(target, "wb") as f:
+        f.write(b"new")
+    assert target.read_bytes() == b"new"
     if os.name == "posix":
         fifo = tmp_path / "pipe"
         os.mkfifo(fifo)

@@ -14,8 +14,10 @@ import contextlib
 import errno
 import json
 import os
+import re
 import secrets
 import stat
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,22 +32,57 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, unreadable, or does not fit the run."""
 
 
+STREAM_PATH = re.compile(r"^/dev/(stdout|stderr|fd/\d+)$|^/proc/[^/]+/fd/\d+$")
+
+
+def _links(path) -> list:
+    """``path`` and each path its chain of symlinks leads to, made absolute."""
+    chain = [os.path.abspath(path)]
+    for _ in range(40):  # a loop of links ends here, as the OS would refuse it
+        if not os.path.islink(chain[-1]):
+            break
+        chain.append(os.path.normpath(os.path.join(os.path.dirname(chain[-1]), os.readlink(chain[-1]))))
+    return chain
+
+
+def _own_stream(path):
+    """``sys.stdout`` or ``sys.stderr`` when ``path`` leads to this process's fd 1 or 2."""
+    own = {"/dev/stdout": sys.stdout, "/dev/stderr": sys.stderr, "/dev/fd/1": sys.stdout, "/dev/fd/2": sys.stderr}
+    for pid in ("self", str(os.getpid())):
+        own.update({f"/proc/{pid}/fd/1": sys.stdout, f"/proc/{pid}/fd/2": sys.stderr})
+    return next((own[p] for p in _links(path) if p in own), None)
+
+
 def writes_in_place(path) -> bool:
     """Whether :func:`atomic_write` writes ``path`` directly instead of replacing it.
 
-    ``/dev/...`` and ``/proc/...`` paths (``/dev/stdout``, ``/dev/null``, ``/dev/fd/63``
-    of a ``>(...)``) and anything that exists but is no regular file (a pipe): there is no
+    A stream (``/dev/stdout``, ``/dev/fd/63`` of a ``>(...)``, or a symlink to one) and
+    anything that exists but is no regular file (``/dev/null``, a pipe): there is no
     file to replace, and replacing what ``/dev/stdout`` points to would cut a shell's
     redirection.  Also an existing writable file in a folder that is not writable, where
     no temporary file can be made beside it.
     """
-    text = os.fspath(path)
-    if text.startswith(("/dev/", "/proc/")):
+    if any(STREAM_PATH.match(p) for p in _links(path)):
         return True
     real = Path(os.path.realpath(path))
     if real.exists() and not real.is_file():
         return True
     return real.is_file() and os.access(real, os.W_OK) and not os.access(real.parent, os.W_OK)
+
+
+@contextlib.contextmanager
+def _in_place(path, mode):
+    stream = _own_stream(path)
+    if stream is None:
+        with open(path, mode) as f:
+            yield f
+        return
+    # This process's own stdout/stderr: write through it, not through a second opening,
+    # whose offset would not move with the text already printed (`> file` would then
+    # have the report and the JSON written over each other).
+    stream.flush()
+    yield stream.buffer if "b" in mode else stream
+    stream.flush()
 
 
 @contextlib.contextmanager
@@ -58,11 +95,12 @@ def atomic_write(path, mode: str = "wb"):
     it was.  Missing folders on the way are made.  A symlink is followed, so its target
     is replaced and the link kept.  An existing file keeps its permissions, and one the
     user may not write is refused (``PermissionError``), as a shell's ``>`` would.
-    What :func:`writes_in_place` names is written directly, appending (so ``>> log``
-    keeps the log).  ``mode``: ``"wb"`` or ``"w"`` (text).
+    What :func:`writes_in_place` names is written directly, as by ``open(path, "w")``;
+    this process's own stdout and stderr through ``sys.stdout``/``sys.stderr``.
+    ``mode``: ``"wb"`` or ``"w"`` (text).
     """
     if writes_in_place(path):
-        with open(path, mode.replace("w", "a")) as f:
+        with _in_place(path, mode) as f:
             yield f
         return
     path = Path(os.path.realpath(path))

@@ -160,9 +160,10 @@ def command(prog: str, interrupted: str = "nothing was written"):
                 print(f"\n{prog}: error: not enough memory ({err}); ask for fewer samples or a smaller model",
                       file=sys.stderr)
                 return 1
-            except BrokenPipeError:  # the reader of stdout went away: nothing more to say to it
+            except BrokenPipeError:  # the reader of stdout went away (`| head`, a stopped `| tee`)
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit flush does not fail again
+                print(f"{prog}: stopped: its output pipe was closed; {interrupted}", file=sys.stderr)
                 return 1
             finally:
                 for sig, handler in previous.items():

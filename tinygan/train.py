@@ -898,11 +898,12 @@ def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
 
     try:
         evaluate_run(trainer, out, n)
-    except KeyboardInterrupt:
-        print(f"\npython -m tinygan.train: evaluation interrupted; the checkpoint is saved, so it can "
-              f"run later with: python -m tinygan.evaluate --run {out} --n {n} --json {out / 'eval.json'}",
-              file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:  # Ctrl-C, or a SIGTERM/SIGHUP raised as Stopped
+        signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+        print(f"\npython -m tinygan.train: evaluation interrupted ({signal_name(signum)}); the checkpoint is "
+              f"saved, so it can run later with: python -m tinygan.evaluate --run {out} --n {n} "
+              f"--json {out / 'eval.json'}", file=sys.stderr)
+        return 128 + signum
     except (evaluate.SampleError, classifier.WeightsError) as err:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but the evaluation failed: {err}", file=sys.stderr)
@@ -922,7 +923,7 @@ def describe_limits(limits: dict, seconds_left=None) -> str:
     if seconds_left is not None:
         parts.append(f"{round(seconds_left, 2):g} s")
     elif limits.get("seconds") is not None:
-        parts.append(f"{limits['seconds']:.0f} s of training in all")
+        parts.append(f"{limits['seconds']:.6g} s of training in all")
     return ", ".join(parts)
 
 
