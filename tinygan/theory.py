@@ -39,8 +39,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import checkpoint, gan, losses, nn, optim, toy
+from . import gan, losses, nn, optim, toy
 from .cli import ArgumentParser, command, describe_os_error
+from .train import save_figure
 from .backend import Random, to_device, to_numpy, xp
 
 LOG2 = math.log(2.0)
@@ -205,15 +206,6 @@ def histogram_jsd(x, y, lo, hi, bins):
     return float(jsd(hist(x), hist(y)))
 
 
-def save_figure(fig, path):
-    """Write a figure as a PNG (dpi 110) whole or not at all, and close it."""
-    try:
-        with checkpoint.atomic_write(path) as f:
-            fig.savefig(f, format="png", dpi=110)
-    finally:
-        _pyplot().close(fig)
-
-
 def mlp(sizes, rng: Random, act: str = "leaky", init: str = "xavier"):
     """A small multilayer perceptron ``sizes[0] → … → sizes[-1]`` as ``nn.Sequential``.
 
@@ -368,7 +360,7 @@ def check_learned_discriminator(seed: int = 0, steps: int = 6000, batch: int = 5
         ax.set_xlabel("x")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        save_figure(fig, os.path.join(out, "1b_optimal_discriminator.png"))
+        save_figure(fig, os.path.join(out, "1b_optimal_discriminator.png"), dpi=110)
     return _result("1b", "trained D matches D* = p_data/(p_data+p_g)",
                    f"MLP 1-32-32-1 tanh, Adam, {steps}×{batch} samples/side, seed {seed}; "
                    f"grid on [{lo:.2f},{hi:.2f}] (m ≥ 5% of max)",
@@ -641,7 +633,7 @@ def check_saturation_mnist(seed: int = 0, arch: str = "default", d_steps=(0, 10,
         ax.set_title(f"Saturation on MNIST ({arch})")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        save_figure(fig, os.path.join(out, "4b_saturation_mnist.png"))
+        save_figure(fig, os.path.join(out, "4b_saturation_mnist.png"), dpi=110)
     return _result("4b", "MNIST, start of training: minimax gradient ≪ non-saturating",
                    f"build_gan({arch!r}), seed {seed}; G at init, D trained {d_steps} steps "
                    f"(Adam 2e-4); ‖∇_θG‖ on {batch} fixed z; pass if ratio < 0.1 once D(G(z)) < 0.05",
@@ -852,7 +844,7 @@ def check_figure1(seed: int = 0, steps: int = 1500, batch: int = 256, out: str |
                      f"z ~ U(−1,1)^{z_dim}, k = {d_steps}",
                      fontsize=10)
         fig.tight_layout()
-        save_figure(fig, os.path.join(out, "6_figure1.png"))
+        save_figure(fig, os.path.join(out, "6_figure1.png"), dpi=110)
     history = ", ".join(f"it {s['it']}: JSD {s['jsd']:.4f}, E|D−½| {s['d_dev']:.3f}" for s in snaps)
     return _result("6", "Fig. 1: p_g → p_data and D → ½ (1-D Gaussian, uniform z)",
                    f"gan.train_step, z ~ U(−1,1)^{z_dim}, MLPs {z_dim}-32-32-1 / 1-32-32-1, NS loss, "
@@ -970,7 +962,7 @@ def run_mode_collapse(seed: int = 0, steps: int = 2000, n_eval: int = 2500, out:
             ax.set_aspect("equal")
             ax.set_title(f"{name} {title}: {covered}/{k_modes}, HQ {hq:.2f}", fontsize=8)
         fig.tight_layout()
-        save_figure(fig, os.path.join(out, "7_mode_collapse.png"))
+        save_figure(fig, os.path.join(out, "7_mode_collapse.png"), dpi=110)
     return results
 
 

@@ -423,11 +423,11 @@ def save_samples_figure(samples, path, title="", real=None, cols: int = 8):
     save_figure(fig, path)
 
 
-def save_figure(fig, path):
-    """Write a matplotlib figure as a PNG, atomically, and close it."""
+def save_figure(fig, path, dpi=None):
+    """Write a matplotlib figure as a PNG, atomically, and close it (``dpi``: the figure's own when None)."""
     try:
         with checkpoint.atomic_write(path) as f:
-            fig.savefig(f, format="png")
+            fig.savefig(f, format="png", dpi=dpi)
     finally:
         _pyplot().close(fig)
 
