@@ -187,18 +187,116 @@ def test_saturated_activations_are_finite():
     np.testing.assert_array_equal(nn.Sigmoid().forward(x)[0][0, [0, -1]], [0.0, 1.0])
 
 
-@pytest.mark.parametrize("layer", [nn.Dense(3, 2), nn.ReLU(), nn.LeakyReLU(0.2), nn.Tanh(),
-                                   nn.Sigmoid(), nn.BatchNorm1d(3), nn.Dropout(0.5),
-                                   nn.MinibatchStd()])
-def test_no_batch_state_left_on_layer(layer):
-    """After forward and backward, the layer's attributes are those it had before."""
-    before = set(vars(layer))
-    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+class Same:
+    """Equal to another ``Same`` only if both hold the very same object.  Holding it also
+    keeps it alive, so its ``id`` cannot be reused by an array made later."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return self.obj is other.obj
+
+    def __repr__(self):
+        return f"Same(<{type(self.obj).__name__} at {id(self.obj):#x}>)"
+
+
+def reachable_state(obj, path="", seen=None):
+    """``{path: fingerprint}`` for everything an object holds, walked through its
+    attributes, dicts, lists and tuples: an array is fingerprinted by identity, shape and
+    dtype (its values may change in place: parameters, gradients, running statistics),
+    anything else by its ``repr`` (``Random`` by the identity of its generator)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return {}
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return {path: ("array", Same(obj), obj.shape, obj.dtype.str)}
+    if isinstance(obj, Random):
+        return {path: ("Random", Same(obj.generator))}
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    elif hasattr(obj, "__dict__"):
+        items = vars(obj).items()
+    else:
+        return {path: repr(obj)}
+    found = {path: type(obj).__name__}
+    for key, value in items:
+        found.update(reachable_state(value, f"{path}.{key}", seen))
+    return found
+
+
+def batch_shaped(state, n):
+    return [path for path, print_ in state.items() if print_[0] == "array" and n in print_[2]]
+
+
+LAYERS = [lambda: nn.Dense(3, 2), nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid,
+          lambda: nn.BatchNorm1d(3), lambda: nn.Dropout(0.5), nn.MinibatchStd]
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("make", LAYERS, ids=lambda make: type(make()).__name__)
+def test_no_batch_state_left_on_layer(make, train):
+    """After forward and backward, a layer holds what it held before: the same
+    attributes, dict keys and arrays (updated in place at most), and nothing with the
+    batch's size in its shape."""
+    layer = make()
+    n = 7  # no layer here has 7 features
+    before = reachable_state(layer)
+    x = np.random.default_rng(0).standard_normal((n, 3)).astype(np.float32)
+    y, cache = layer.forward(x, train=train)
+    layer.backward(np.ones_like(y), cache)
+    after = reachable_state(layer)
+    assert after == before
+    assert batch_shaped(after, n) == []
+
+
+class StashingDense(nn.Dense):
+    """The classic bug, hidden one level down: the input goes into the layer's own dict."""
+
+    def forward(self, x, train=True):
+        self.state["x"] = x
+        return super().forward(x, train)
+
+
+class RebindingBatchNorm(nn.BatchNorm1d):
+    """A subtler one: the running mean is replaced by this batch's mean (a new array)."""
+
+    def forward(self, x, train=True):
+        y, cache = super().forward(x, train)
+        self.state["running_mean"] = x.mean(axis=0)
+        return y, cache
+
+
+@pytest.mark.parametrize("make", [StashingDense, RebindingBatchNorm])
+def test_the_batch_state_check_catches_layers_that_keep_a_batch(make):
+    """The check above is not vacuous: each of these layers fails it."""
+    layer = make(3, 2) if make is StashingDense else make(3)
+    before = reachable_state(layer)
+    x = np.random.default_rng(0).standard_normal((7, 3)).astype(np.float32)
     y, cache = layer.forward(x)
     layer.backward(np.ones_like(y), cache)
-    assert set(vars(layer)) == before
-    for value in vars(layer).values():
-        assert value is not x and value is not y
+    assert reachable_state(layer) != before
+
+
+@pytest.mark.parametrize("arch", ["default", "seed", "pytorch-gan"])
+def test_a_training_step_leaves_no_batch_on_the_networks(arch):
+    """A whole GAN iteration on every preset: the networks and their layers hold the same
+    arrays as before (parameters, gradients and state updated in place) and none of the
+    batch's shape."""
+    from tinygan import gan, models, optim
+
+    rng = Random(0)
+    G, D = models.build_gan(arch, rng)
+    opt_g, opt_d = optim.Adam(G.flat_params, G.flat_grads), optim.Adam(D.flat_params, D.flat_grads)
+    n = 7
+    before = reachable_state((G, D))
+    gan.train_step(G, D, opt_g, opt_d, lambda: rng.uniform((n, 784), -1, 1), lambda: rng.normal((n, 100)))
+    after = reachable_state((G, D))
+    assert after == before
+    assert batch_shaped(after, n) == []
 
 
 def test_layer_argument_errors():
