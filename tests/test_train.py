@@ -814,7 +814,7 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("config", "batch_size", "64"), ("config", "lr_g", -1.0), ("meta", "step", "abc"),
     ("meta", "cursor", 10 ** 6), ("meta", "seconds", "x"), ("meta", "limits", "x"),
     ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"), ("arrays", "perm", "repeats"),
-    ("arrays", "D_params", "NaN"),
+    ("arrays", "D_params", "NaN"), ("arrays", "opt_d_m_sum", "NaN"), ("arrays", "opt_g_v_sum", "negative"),
     ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
@@ -838,6 +838,9 @@ def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, 
     elif value == "NaN":  # the "last good" checkpoint must not be one that holds NaN
         arrays[key] = arrays[key].copy()
         arrays[key][0] = np.nan
+    elif value == "negative":  # Adam would take the square root of it
+        arrays[key] = arrays[key].copy()
+        arrays[key][0] = -1.0
     else:
         arrays[key] = np.full(arrays[key].shape, "x")
     checkpoint.save(path, arrays, meta)

@@ -303,8 +303,10 @@ class Trainer:
                     f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
             if not np.issubdtype(arrays[name].dtype, np.floating):
                 raise checkpoint.CheckpointError(f"{path}: {name} holds {arrays[name].dtype}, not numbers")
-            if name.endswith(("_params", "_state")) and not np.isfinite(arrays[name]).all():
+            if not np.isfinite(arrays[name]).all():
                 raise checkpoint.CheckpointError(f"{path}: {name} holds values that are not finite numbers")
+            if name.endswith(("_v_sum", "_square_avg")) and (arrays[name] < 0).any():  # sums of squares
+                raise checkpoint.CheckpointError(f"{path}: {name} holds negative values, which a sum of squares cannot")
             dst[...] = xp.asarray(arrays[name])
         if "perm" not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
