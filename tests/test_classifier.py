@@ -131,7 +131,8 @@ def test_classifier_command_rejects_bad_numbers_in_one_line(capsys):
                           (["--batch-size", "x"], "--batch-size: 'x' is not a valid int"),
                           (["--batch-size", "1"], "--batch-size: must be >= 2, got 1"),  # BatchNorm needs 2 rows
                           (["--batch-size", "60001"], "more than the 60,000 training digits"),
-                          (["--seed", "-1"], "--seed: must be >= 0, got -1")):
+                          (["--seed", "-1"], "--seed: must be >= 0, got -1"),
+                          (["--out", ""], "--out is empty; name the file")):  # not the current folder
         with pytest.raises(SystemExit) as exit_:
             classifier.main(argv)
         err = capsys.readouterr().err

@@ -209,6 +209,14 @@ def test_cli_bad_input(tmp_path, capsys, make, message):
     assert "allow_pickle" not in err  # NumPy's advice to unpickle a file we should simply refuse
 
 
+def test_cli_empty_json_path_is_named(tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
+    with pytest.raises(SystemExit) as exc:
+        evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", ""])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--json is empty; name the file" in err and err.count("\n") == 1
+
+
 def test_cli_subprocess_exit_code_no_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "tinygan.evaluate", "--samples", str(tmp_path / "x.npy")],
                             capture_output=True, text=True, timeout=60)

@@ -632,12 +632,30 @@ def test_sampling_more_than_the_memory_holds_is_refused_first(tmp_path, capsys, 
     from tinygan import sample
 
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
-    monkeypatch.setattr(sample, "physical_memory", lambda: 2**30)
+    monkeypatch.setattr(sample, "memory_limit", lambda: (2**30, "this machine's"))
     monkeypatch.setattr(sample, "generate", lambda *args, **kwargs: pytest.fail("drew before checking the memory"))
     with pytest.raises(SystemExit) as exit_:
         sample.main(["--run", str(tmp_path / "r"), "--n", "400000", "--out", str(tmp_path / "s.npy")])
     assert exit_.value.code == 2
     assert "--n 400,000 samples need 1.2 GiB, more than this machine's 1.0 GiB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cgroup, expected", [
+    (None, (2 * 2**30, "this machine's")),
+    ("max", (2 * 2**30, "this machine's")),  # cgroup v2 without a limit
+    ("9223372036854771712", (2 * 2**30, "this machine's")),  # cgroup v1 without a limit
+    (str(2**29), (2**29, "this container's limit of")),
+    ("garbage", (2 * 2**30, "this machine's")),
+])
+def test_the_memory_limit_is_the_machines_or_a_smaller_containers(tmp_path, monkeypatch, cgroup, expected):
+    from tinygan import sample
+
+    monkeypatch.setattr(sample.os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 2**19}[name])
+    limit_file = tmp_path / "memory.max"
+    if cgroup is not None:
+        limit_file.write_text(cgroup + "\n")
+    monkeypatch.setattr(sample, "CGROUP_LIMITS", (str(limit_file), str(tmp_path / "absent")))
+    assert sample.memory_limit() == expected
 
 
 def test_generate_reports_its_progress_batch_by_batch():

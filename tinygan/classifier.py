@@ -228,7 +228,7 @@ def main(argv=None) -> int:
                         help="2 or more: BatchNorm cannot normalize a single row")
     parser.add_argument("--lr", type=positive(float), default=2e-3)
     parser.add_argument("--seed", type=at_least(0), default=0)
-    parser.add_argument("--out", type=Path, default=WEIGHTS_PATH,
+    parser.add_argument("--out", default=WEIGHTS_PATH,
                         help=f"where to write the weights (default: {WEIGHTS_PATH})")
     args = parser.parse_args(argv)
     if args.batch_size > TRAIN_SIZE:
@@ -237,6 +237,8 @@ def main(argv=None) -> int:
         backend.use()
     except backend.BackendError as err:
         parser.error(str(err))
+    if not args.out:  # Path("") would be the current folder
+        parser.error("--out is empty; name the file to write the weights to")
     if problem := output_problem(args.out):  # found now, not after half an hour of training
         parser.error(f"--out: cannot write {args.out}: {problem}")
     start = time.time()

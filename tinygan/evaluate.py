@@ -334,6 +334,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.samples is not None and args.n != parser.get_default("n"):
         parser.error("--n is for --run (how many samples to draw); --samples scores the whole file")
+    if args.json == "":
+        parser.error("--json is empty; name the file to write the report to")
     if args.json is not None and (problem := output_problem(args.json)):
         parser.error(f"--json: cannot write {args.json}: {problem}")
     if args.json is not None and args.samples is not None and Path(args.json).resolve() == Path(args.samples).resolve():

@@ -66,12 +66,26 @@ def generate(G, config, n: int, seed: int = 0, batch: int = 1000, progress=None)
     return samples
 
 
-def physical_memory() -> int | None:
-    """This machine's memory in bytes, where the OS says (Linux, macOS), else None."""
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max",  # cgroup v2: "max" when there is no limit
+                 "/sys/fs/cgroup/memory/memory.limit_in_bytes")  # cgroup v1
+
+
+def memory_limit() -> tuple[int, str] | None:
+    """``(bytes, whose)``: the memory this process may use and whose limit it is ("this
+    machine's", or a container's smaller limit on Linux), or None where nothing says."""
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limit = (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), "this machine's")
     except (AttributeError, ValueError, OSError):
-        return None
+        limit = None
+    for path in CGROUP_LIMITS:
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit() and (limit is None or int(text) < limit[0]):  # v1 writes "no limit" as ~2**63
+            limit = (int(text), "this container's limit of")
+    return limit
 
 
 def interpolate(G, config, rows: int = 8, cols: int = 10, seed: int = 0):
@@ -114,9 +128,9 @@ def main(argv=None) -> int:
     except (backend.BackendError, checkpoint.CheckpointError) as err:
         p.error(str(err))
     data_dim = G(xp.zeros((1, config.z_dim), dtype=G.dtype)).shape[1]
-    need, have = n * data_dim * 4, physical_memory()
-    if have is not None and need > have:  # refused now, not after minutes of swapping
-        p.error(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than this machine's {have / 2**30:.1f} GiB")
+    need, limit = n * data_dim * 4, memory_limit()
+    if limit is not None and need > limit[0]:  # refused now, not after minutes of swapping (or a kill)
+        p.error(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than {limit[1]} {limit[0] / 2**30:.1f} GiB")
     if args.interpolate and data_dim < 64:
         p.error(f"--interpolate draws image grids; the run in {args.run} generates "
                 f"{data_dim}-dimensional points (its samples.png shows them)")
