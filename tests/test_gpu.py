@@ -52,6 +52,7 @@ LAYERS = {
     "sigmoid": nn.Sigmoid,
     "batchnorm": lambda: nn.BatchNorm1d(5, momentum=0.3, dtype="float64"),
     "dropout": lambda: nn.Dropout(0.3, seed=2),
+    "minibatch_std": nn.MinibatchStd,
 }
 
 
@@ -74,11 +75,11 @@ def test_every_layer_backward_matches_finite_differences_on_gpu(cupy, name, trai
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("batchnorm", [False, True])
+@pytest.mark.parametrize("batchnorm, minibatch_std", [(False, False), (True, False), (False, True)])
 @pytest.mark.parametrize("order", ["real-first", "fake-first"])
-def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchnorm, order):
+def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchnorm, minibatch_std, order):
     rng = Random(seed)
-    D = make_discriminator(rng, batchnorm=batchnorm)
+    D = make_discriminator(rng, batchnorm=batchnorm, minibatch_std=minibatch_std)
     x_real = rng.normal((5, 6), dtype="float64") + 1.0
     x_fake = rng.normal((4, 6), dtype="float64") * 0.5
     _, analytic, kink = d_step_gradients(D, x_real, x_fake, 0.9, order)
@@ -90,9 +91,10 @@ def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchno
 
 @pytest.mark.parametrize("kind", losses.LOSSES)
 @pytest.mark.parametrize("seed", [0, 1])
-def test_generator_step_through_frozen_discriminator_on_gpu(cupy, kind, seed):
+@pytest.mark.parametrize("minibatch_std", [False, True])
+def test_generator_step_through_frozen_discriminator_on_gpu(cupy, kind, seed, minibatch_std):
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, dropout=0.3)
+    G, D = make_generator(rng), make_discriminator(rng, dropout=0.3, minibatch_std=minibatch_std)
     z = rng.normal((5, 3), dtype="float64")
     analytic, g_loss, kink, (d_params, d_grads) = frozen_d_generator_gradients(rng, G, D, z, kind)
     assert kink > KINK  # true for these seeds

@@ -5,7 +5,8 @@ generators' states) is stored as JSON text in one 0-d string array, so the file 
 ``allow_pickle=False`` and nothing in it can run code.  Files are written atomically
 (:func:`atomic_write`): to a temporary file beside the target, flushed to disk, then
 renamed over it, so a crash, a full disk or a Ctrl-C mid-write leaves the previous file
-intact.  Every output of tinygan's commands is written this way.
+intact.  Every output of tinygan's commands is written this way, but for the lines that
+training appends to ``metrics.jsonl`` (``train.read_metrics`` drops a half-written last line).
 """
 
 from __future__ import annotations

@@ -656,7 +656,7 @@ def build_parser():
                        formatter_class=DefaultsWhenSetFormatter)
     # None means "the recipe's value for this --arch" (see RECIPES) or, on --resume, the checkpoint's.
     p.add_argument("--data", default=None, help="mnist, fashion-mnist, or a toy set: " + ", ".join(toy_datasets()))
-    p.add_argument("--data-dir", default=None, help="a directory of the four MNIST-format IDX files")
+    p.add_argument("--data-dir", default=None, help="a directory holding MNIST-format train-images-idx3-ubyte and train-labels-idx1-ubyte files (gzipped or not)")
     p.add_argument("--arch", default=None, help="model preset: " + ", ".join(models.ARCHS))
     p.add_argument("--loss", default=None, choices=LOSSES, help="generator loss (default: the recipe's)")
     p.add_argument("--d-steps", type=positive(int), default=None, help="discriminator steps per generator step")
@@ -696,7 +696,7 @@ def config_from_args(args, parser) -> Config:
     if args.data_dir and c.data not in IMAGE_DATA:
         parser.error("--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist")
     if args.data_dir == "":  # an unset shell variable, most likely: not "the shipped MNIST"
-        parser.error("--data-dir is empty; name the directory of the four IDX files")
+        parser.error("--data-dir is empty; name the directory of the IDX files")
     c.data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # resumable from anywhere
     c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
     if c.arch not in models.ARCHS:
