@@ -13,6 +13,13 @@ def test_rel_error_is_the_worst_entry_over_the_scale():
     assert gradcheck.rel_error(np.zeros(3), np.zeros(3)) == 0.0
 
 
+def test_rel_error_does_not_depend_on_the_gradients_scale():
+    """Tiny gradients (a deep layer's, a saturated unit's) are judged as strictly as large
+    ones: scaling both arrays by 1e-8 leaves the error as it was."""
+    a, b = np.array([3e-2, -1e-1, 2.0]), np.array([3e-2, -1e-1, 2.0 + 1e-7])
+    assert gradcheck.rel_error(a * 1e-8, b * 1e-8) == pytest.approx(gradcheck.rel_error(a, b), rel=1e-9)
+
+
 def test_rel_error_refuses_shapes_that_would_broadcast():
     with pytest.raises(ValueError, match="shapes differ"):
         gradcheck.rel_error(np.zeros(3), np.zeros((3, 1)))

@@ -400,6 +400,26 @@ def test_slope_at_the_kink_is_the_left_one(layer, slope_at_zero):
     np.testing.assert_allclose(dx, [[slope_at_zero, slope_at_zero, 1.0]], rtol=1e-15)
 
 
+@pytest.mark.parametrize("first", ["Dense", "LeakyReLU"])
+@pytest.mark.parametrize("param_grads", [True, False])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_network_backward_flags_do_what_they_say(first, param_grads, input_grad):
+    """Every combination of ``param_grads`` and ``input_grad``, for a network that starts
+    with a Dense layer (which skips ``dx``) and one that does not: the input gradient comes
+    back only when asked for, and the gradient buffer changes only when asked to."""
+    rng = Random(4)
+    layers = [nn.Dense(3, 4, rng=rng, dtype="float64"), nn.LeakyReLU(0.2), nn.Dense(4, 1, rng=rng, dtype="float64")]
+    net = nn.Sequential(*(layers if first == "Dense" else [nn.LeakyReLU(0.2)] + layers[:1] + layers[2:]))
+    x = rng.normal((5, 3), dtype="float64")
+    y, caches = net.forward(x)
+    net.flat_grads[...] = 7.0
+    dx = net.backward(np.ones_like(y), caches, param_grads=param_grads, input_grad=input_grad, accumulate=False)
+    assert (dx is not None) == input_grad
+    if input_grad:
+        assert dx.shape == x.shape
+    assert np.all(net.flat_grads == 7.0) == (not param_grads)
+
+
 def test_calling_a_network_is_eval_mode_and_changes_nothing():
     net = nn.Sequential(nn.Dense(3, 4, rng=Random(1)), nn.BatchNorm1d(4), nn.Dropout(0.5))
     x = Random(2).normal((8, 3))

@@ -2,6 +2,8 @@
 
 import warnings
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import example, given
@@ -117,6 +119,16 @@ def test_softplus_keeps_its_tiny_values():
     np.testing.assert_allclose(losses.softplus(a64), np.exp(a64), rtol=1e-12)
     a32 = np.array([-20.0, -80.0], np.float32)
     np.testing.assert_allclose(losses.softplus(a32), np.exp(a32.astype(np.float64)), rtol=1e-6)
+
+
+def test_confident_logits_keep_their_tiny_losses():
+    """At a logit of 40 the right answer costs −log σ(40) = softplus(−40) ≈ 4.2e−18.  The
+    losses compute that term as softplus(−a), not as softplus(a) − a, which cancels to 0."""
+    tiny = math.log1p(math.exp(-40.0))
+    right = np.array([[40.0]])
+    assert losses.discriminator_loss(right, -right)[0] == pytest.approx(2 * tiny, rel=1e-12, abs=0)
+    assert losses.generator_loss_nonsaturating(right)[0] == pytest.approx(tiny, rel=1e-12, abs=0)
+    assert losses.bce_with_logits(-right, np.zeros_like(right))[0] == pytest.approx(tiny, rel=1e-12, abs=0)
 
 
 def test_mismatched_shapes_are_refused_not_broadcast():

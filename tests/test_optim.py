@@ -102,6 +102,22 @@ def test_state_round_trip_continues_identically(opt_class, kwargs):
     np.testing.assert_array_equal(params, straight)
 
 
+@pytest.mark.parametrize("opt_class", [optim.Adam, optim.SGD, optim.RMSprop])
+def test_loading_state_copies_it_into_the_optimizers_own_buffers(opt_class):
+    """A loaded state is copied, in the optimizer's dtype: the caller's arrays (a
+    checkpoint's, in float64 here) stay theirs, and later steps change only the optimizer's."""
+    opt = opt_class(np.zeros(4, np.float32), np.ones(4, np.float32), lr=0.1)
+    buffers = {name: getattr(opt, name) for name in opt.state_names}
+    source = {name: np.full(4, 0.5) for name in opt.state_names}
+    opt.load_state_dict({**source, "t": 3})
+    for name in opt.state_names:
+        assert getattr(opt, name) is buffers[name] and buffers[name].dtype == np.float32
+        np.testing.assert_array_equal(buffers[name], 0.5)
+    opt.step()
+    assert all(np.all(source[name] == 0.5) for name in opt.state_names)
+    assert opt.t == 4
+
+
 def test_optimizer_argument_errors():
     p = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match="learning rate"):
