@@ -948,6 +948,14 @@ def small_trainer(n=300, **options):
     return train.Trainer(config, data)
 
 
+def test_each_network_gets_its_own_learning_rate_and_the_configured_betas():
+    """Two time-scale settings reach the right optimizers (every preset uses one rate for
+    both, so nothing else would notice them swapped or one of them ignored)."""
+    trainer = small_trainer(lr_g=1e-4, lr_d=4e-4, beta1=0.3, beta2=0.99)
+    assert (trainer.opt_g.lr, trainer.opt_d.lr) == (1e-4, 4e-4)
+    assert trainer.opt_g.betas == trainer.opt_d.betas == (0.3, 0.99)
+
+
 def test_sampling_a_saved_run_uses_the_generators_batchnorm_statistics(tmp_path):
     # Only pytorch-gan has BatchNorm (in G); eval-mode samples read its running statistics,
     # which training moves but no parameter comparison would notice.
