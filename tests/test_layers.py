@@ -177,6 +177,16 @@ def test_dropout_scales_and_is_seeded():
     np.testing.assert_array_equal(nn.Dropout(0.3).forward(x, train=False)[0], x)
 
 
+def test_dropout_with_p_zero_is_the_identity_and_draws_nothing():
+    """p = 0 passes the batch through and leaves the layer's random stream where it was, so
+    the other layers' draws, and a resumed run, do not depend on a layer that drops nothing."""
+    layer = nn.Dropout(0.0, seed=3)
+    state = layer.rng.get_state()
+    x = np.ones((4, 3), np.float32)
+    y, cache = layer.forward(x, train=True)
+    assert y is x and cache is None and layer.rng.get_state() == state
+
+
 def test_saturated_activations_are_finite():
     x = np.array([[-1e4, -100.0, 0.0, 100.0, 1e4]], dtype=np.float32)
     for layer in (nn.Tanh(), nn.Sigmoid()):

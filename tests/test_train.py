@@ -471,6 +471,19 @@ def test_checkpoint_is_written_beside_its_target_then_renamed(tmp_path, monkeypa
     assert os.path.dirname(src) == str(tmp_path) and dst == tmp_path / "c.npz"
 
 
+def test_a_checkpoint_reaches_the_disk_before_it_replaces_the_last_one(tmp_path, monkeypatch):
+    """The rename is atomic, but without an fsync first a power cut can leave the new name
+    pointing at a file whose data never reached the disk: the old checkpoint gone too."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.fstat(fd).st_size)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda src, dst: (events.append(("replace", dst)), real_replace(src, dst))[1])
+    checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {"step": 1})
+    (first, size), second = events
+    assert first == "fsync" and size == (tmp_path / "c.npz").stat().st_size  # all of it, flushed
+    assert second == ("replace", tmp_path / "c.npz")
+
+
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 def test_a_checkpoint_gets_the_mode_of_any_other_output(tmp_path):
     """Not mkstemp's private 0600: another user of a shared run directory can sample it."""
