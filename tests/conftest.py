@@ -29,3 +29,14 @@ def _numpy_backend():
     previous = backend.array_module(), backend.device()
     yield
     backend.use(previous[1], module=previous[0])
+
+
+@pytest.fixture(autouse=True)
+def _blas_threads():
+    """A test that sets NumPy's BLAS threads (``--threads``, a resume) gives them back."""
+    from tinygan import backend
+
+    previous = backend.blas_threads()
+    yield
+    if previous is not None:
+        backend.set_blas_threads(previous)

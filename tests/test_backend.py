@@ -161,3 +161,21 @@ def test_random_is_reproducible_and_restorable():
     np.testing.assert_array_equal(a.uniform(5), first)
     assert a.normal((2,)).dtype == np.float32 and sorted(backend.to_numpy(a.permutation(6))) == list(range(6))
     assert not np.array_equal(backend.Random(1).normal((4,)), backend.Random(2).normal((4,)))
+
+
+def test_blas_threads_are_read_and_set_through_numpys_openblas():
+    if backend.blas_threads() is None:
+        pytest.skip("this NumPy runs on a BLAS other than OpenBLAS, whose threads tinygan cannot set")
+    for n in (1, 3, 2):
+        assert backend.set_blas_threads(n) is True
+        assert backend.blas_threads() == n
+    for bad in (0, -1, True, 1.5, "2"):
+        with pytest.raises(ValueError, match="BLAS threads"):
+            backend.set_blas_threads(bad)
+    assert backend.blas_threads() == 2  # a refused count changes nothing
+
+
+def test_without_openblas_the_thread_count_is_unknown_and_left_alone(monkeypatch):
+    monkeypatch.setattr(backend, "_openblas_handle", False)  # as on Accelerate or MKL
+    assert backend.blas_threads() is None
+    assert backend.set_blas_threads(1) is False

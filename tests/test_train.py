@@ -94,6 +94,47 @@ def test_resume_is_bitwise_identical_with_several_d_steps_and_on_toy_data(tmp_pa
     assert checkpoint.load(tmp_path / "split" / "checkpoint.npz")[1]["epoch"] >= 2  # the split crossed epochs
 
 
+def test_a_resumed_run_goes_on_with_the_blas_threads_it_had(tmp_path, capsys):
+    """OpenBLAS splits a product differently on 1 and on 2 threads, so the bits of a run
+    depend on the count: the checkpoint records it and a resume restores it (here after the
+    count changed under it, as on a machine with more cores)."""
+    from tinygan import backend
+
+    if backend.blas_threads() is None:
+        pytest.skip("this NumPy runs on a BLAS other than OpenBLAS, whose threads tinygan cannot set")
+    common = [*SMALL, "--arch", "default"]
+    assert run_cli(capsys, *common, "--threads", "1", "--steps", "20", "--out", tmp_path / "straight")[0] == 0
+    assert run_cli(capsys, *common, "--threads", "2", "--steps", "20", "--out", tmp_path / "two")[0] == 0
+    one, _ = checkpoint.load(tmp_path / "straight" / "checkpoint.npz")
+    two, meta = checkpoint.load(tmp_path / "two" / "checkpoint.npz")
+    assert meta["blas_threads"] == 2 and not np.array_equal(one["G_params"], two["G_params"])
+
+    code, out, _ = run_cli(capsys, *common, "--threads", "1", "--steps", "9", "--out", tmp_path / "split")
+    assert code == 0 and "(1 BLAS thread)" in out
+    backend.set_blas_threads(2)
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "20", "--no-eval")
+    assert code == 0, err
+    assert "(1 BLAS thread)" in out and "differ" not in out
+    assert_same_run(tmp_path / "straight", tmp_path / "split", step=20)
+
+    # asked for another count, a resumed run uses it and says what that costs
+    code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "22", "--threads", "2")
+    assert code == 0 and "(2 BLAS threads)" in out
+    assert "trained with 1 BLAS thread until now; with 2, its numbers will differ in the last bits" in out
+
+
+def test_threads_where_numpy_has_no_openblas_is_a_note_not_an_error(tmp_path, capsys, monkeypatch):
+    from tinygan import backend
+
+    monkeypatch.setattr(backend, "_openblas_handle", False)
+    code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--threads", "1", "--steps", "2",
+                           "--out", tmp_path / "run")
+    assert code == 0 and "--threads has no effect here" in out and "BLAS thread" not in out.split("\n")[1]
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")[1]["blas_threads"] is None
+    code, out, _ = run_cli(capsys, *SMALL, "--threads", "0", "--out", tmp_path / "zero")
+    assert code == 2
+
+
 def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
     trainer = train.Trainer(config, train.load_training_data(config))
@@ -847,6 +888,7 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("arrays", "D_params", "strings"), ("arrays", "perm", "out of range"), ("arrays", "perm", "repeats"),
     ("arrays", "D_params", "NaN"), ("arrays", "opt_d_m_sum", "NaN"), ("arrays", "opt_g_v_sum", "negative"),
     ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
+    ("meta", "blas_threads", 0), ("meta", "blas_threads", "2"),
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
     """Right names and shapes, values no run can have: one line naming the file, on resume

@@ -16,6 +16,8 @@ A run directory (``--out``, default ``runs/<data>-<arch>-<time>``) receives:
 steps and a run of N steps, resumed for N more, end with bitwise-equal parameters on CPU.
 Without ``--steps``/``--epochs``/``--max-seconds`` it goes on to the limits the run was
 last given (kept in the checkpoint), so an interrupted run ends where it would have.
+The checkpoint also keeps NumPy's BLAS thread count, which a resume sets back
+(``--threads`` overrides it): the count changes the last bits of every matrix product.
 """
 
 from __future__ import annotations
@@ -130,9 +132,10 @@ class Config:
                 raise ValueError(f"config field {name} = {getattr(self, name)!r} is not a value a run can have")
 
 
-# Options a resumed run may change: how long it runs, where (cpu or gpu; the numbers
-# then differ in the last bits), and its final evaluation; not the model or the training.
-RESUMABLE_OVERRIDES = ("steps", "epochs", "max_seconds", "device", "eval_samples", "no_eval")
+# Options a resumed run may change: how long it runs, where (cpu or gpu, and on how many
+# BLAS threads; the numbers then differ in the last bits), and its final evaluation; not
+# the model or the training.
+RESUMABLE_OVERRIDES = ("steps", "epochs", "max_seconds", "device", "threads", "eval_samples", "no_eval")
 
 
 class TrainingError(RuntimeError):
@@ -271,7 +274,7 @@ class Trainer:
         return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
                 "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
                 "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t,
-                "seconds": self.seconds, "limits": self.limits}
+                "seconds": self.seconds, "limits": self.limits, "blas_threads": backend.blas_threads()}
 
     def save(self, path):
         """Write a checkpoint, refusing weights that are no longer finite.
@@ -346,6 +349,9 @@ class Trainer:
                                        and all(limit_ok(limits.get(k)) for k in ("steps", "epochs", "seconds"))):
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (limits = {limits!r})")
         self.limits = limits
+        threads = meta.get("blas_threads")  # likewise; None also where the BLAS's count is unknown
+        if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (blas_threads = {threads!r})")
 
 
 SMALLER_LR = "Try a smaller --lr (in a new run: a resumed run keeps its settings)."
@@ -678,6 +684,10 @@ def build_parser():
     p.add_argument("--seed", type=at_least(0), default=None, help="one seed (>= 0) reproduces a run (default 0)")
     p.add_argument("--subset", type=positive(int), default=None, help="train on the first N examples only")
     p.add_argument("--device", default=None, choices=backend.DEVICES, help="cpu (NumPy) or gpu (CuPy)")
+    p.add_argument("--threads", type=positive(int), default=None,
+                   help="threads of NumPy's BLAS for the matrix products (default: the BLAS's own choice, "
+                        "one per core; on --resume, the count the run had). 1 is much faster on a CPU that "
+                        "other work keeps busy. A run's numbers differ in the last bits between counts")
     p.add_argument("--out", default=None, help="run directory (default runs/<data>-<arch>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--eval-samples", type=at_least(2), default=10_000,
@@ -760,6 +770,7 @@ def main(argv=None) -> int:
     except (TrainingError, checkpoint.CheckpointError) as err:
         print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
         return 2
+    threads = choose_blas_threads(args.threads, saved[1].get("blas_threads") if args.resume else None)
 
     max_steps, max_epochs, max_seconds = limits = resolve_limits(args, trainer)
     if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
@@ -781,7 +792,7 @@ def main(argv=None) -> int:
     until = describe_limits(dict(steps=max_steps, epochs=max_epochs), seconds_left=max_seconds)
     print(f"tinygan: {data_label(config)} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
-          f"batch {config.batch_size}, {device}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
+          f"batch {config.batch_size}, {device}{threads}; {'resuming at step ' + str(trainer.step) if args.resume else 'new run'}"
           f" -> {out} (until {until})", flush=True)
 
     stop_flag = {"stop": False, "signal": None}
@@ -836,6 +847,30 @@ def main(argv=None) -> int:
         return final_evaluation(trainer, out, args.eval_samples)
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
+
+
+def choose_blas_threads(asked: int | None, stored: int | None) -> str:
+    """Set NumPy's BLAS threads for this invocation: ``asked`` (``--threads``), else the
+    count a resumed run had (``stored``), so that it goes on bit for bit; else leave the
+    BLAS's choice.  Prints a note where the numbers will not match an uninterrupted run.
+    Returns the count for the start line, `` (N BLAS threads)``, or "" where unknown."""
+    wanted = asked if asked is not None else stored
+    if wanted is not None and not backend.set_blas_threads(wanted):
+        if asked is not None:
+            print("tinygan: --threads has no effect here: NumPy does not run on OpenBLAS, the BLAS "
+                  "whose threads tinygan can set, so its own BLAS chooses them")
+        else:
+            print(f"tinygan: this run trained with {_threads(stored)} of OpenBLAS, and NumPy here runs on "
+                  f"another BLAS: its numbers will differ in the last bits from an uninterrupted run")
+    elif asked is not None and stored is not None and asked != stored:
+        print(f"tinygan: this run trained with {_threads(stored)} until now; with {asked}, its "
+              f"numbers will differ in the last bits from an uninterrupted run")
+    now = backend.blas_threads()
+    return "" if now is None else f" ({_threads(now)})"
+
+
+def _threads(n: int) -> str:
+    return f"{n} BLAS thread{'' if n == 1 else 's'}"
 
 
 def resumed_config(args, parser):
