@@ -94,6 +94,28 @@ def test_resume_is_bitwise_identical_with_several_d_steps_and_on_toy_data(tmp_pa
     assert checkpoint.load(tmp_path / "split" / "checkpoint.npz")[1]["epoch"] >= 2  # the split crossed epochs
 
 
+def test_resume_is_bitwise_identical_with_batchnorm_and_dropout_in_both_networks(tmp_path, capsys, monkeypatch):
+    """No preset has BatchNorm in D or dropout in G, yet a checkpoint must carry both (D's
+    running statistics, G's mask streams): nets that have everything stand in for ``seed``."""
+    from tinygan import models, nn
+
+    def nets_with_everything(arch, rng, z_dim, data_dim, dtype="float32"):
+        def net(sizes, seed, out_act=None):
+            return models._mlp(sizes, lambda: nn.LeakyReLU(0.2), rng, "xavier", dtype, batchnorm_eps=1e-5,
+                               dropout=0.2, dropout_seed=seed, out_act=out_act)
+        return net([z_dim, 32, 32, 32, data_dim], 5, nn.Tanh), net([data_dim, 32, 32, 32, 1], 9)
+
+    monkeypatch.setattr(train.models, "build_gan", nets_with_everything)
+    common = [*SMALL, "--arch", "seed", "--ema", "0.9"]
+    assert run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "straight")[0] == 0
+    assert run_cli(capsys, *common, "--steps", "9", "--out", tmp_path / "split")[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "split" / "checkpoint.npz")
+    assert arrays["D_state"].size and arrays["G_state"].size and meta["g_rng"] and meta["d_rng"]
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "20", "--no-eval")
+    assert code == 0, err
+    assert_same_run(tmp_path / "straight", tmp_path / "split", step=20)
+
+
 def test_a_resumed_run_goes_on_with_the_blas_threads_it_had(tmp_path, capsys):
     """OpenBLAS splits a product differently on 1 and on 2 threads, so the bits of a run
     depend on the count: the checkpoint records it and a resume restores it (here after the
