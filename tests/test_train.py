@@ -143,6 +143,10 @@ def test_a_resumed_run_goes_on_with_the_blas_threads_it_had(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "22", "--threads", "2")
     assert code == 0 and "(2 BLAS threads)" in out
     assert "trained with 1 BLAS thread until now; with 2, its numbers will differ in the last bits" in out
+    code, out, _ = run_cli(capsys, *common, "--threads", "100000", "--steps", "1", "--out", tmp_path / "many")
+    cap = backend.blas_threads()  # the build's maximum (64 for NumPy's wheels)
+    assert code == 0 and f"runs at most {cap} BLAS threads; --threads 100000 uses {cap}" in out
+    assert checkpoint.load(tmp_path / "many" / "checkpoint.npz")[1]["blas_threads"] == cap
 
 
 def test_threads_where_numpy_has_no_openblas_is_a_note_not_an_error(tmp_path, capsys, monkeypatch):

@@ -866,6 +866,8 @@ def choose_blas_threads(asked: int | None, stored: int | None) -> str:
         print(f"tinygan: this run trained with {_threads(stored)} until now; with {asked}, its "
               f"numbers will differ in the last bits from an uninterrupted run")
     now = backend.blas_threads()
+    if asked is not None and now is not None and now != asked:  # OpenBLAS caps it at its build's maximum
+        print(f"tinygan: NumPy's OpenBLAS runs at most {_threads(now)}; --threads {asked} uses {now}")
     return "" if now is None else f" ({_threads(now)})"
 
 
