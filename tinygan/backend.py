@@ -130,14 +130,17 @@ def _openblas():
         import ctypes
         import glob
 
+        # NumPy's wheels keep their OpenBLAS beside the package; look there first, so that
+        # another library's OpenBLAS in the same process (PyTorch's, say) is not taken for it
+        root = os.path.dirname(os.path.dirname(numpy.__file__))
         paths = []
+        for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*"):
+            paths += sorted(glob.glob(os.path.join(root, pattern)))
         try:
             with open("/proc/self/maps") as maps:  # Linux: every library the process has loaded
-                paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-        except OSError:  # not Linux: NumPy's wheels keep their OpenBLAS beside the package
-            root = os.path.dirname(os.path.dirname(numpy.__file__))
-            for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*"):
-                paths += sorted(glob.glob(os.path.join(root, pattern)))
+                paths += sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
+        except OSError:  # not Linux
+            pass
         for path in paths:
             try:
                 lib = ctypes.CDLL(path)
