@@ -771,6 +771,8 @@ def main(argv=None) -> int:
         print(f"python -m tinygan.train: error: {err}", file=sys.stderr)
         return 2
     threads = choose_blas_threads(args.threads, saved[1].get("blas_threads") if args.resume else None)
+    if device != "cpu":  # the matrix products run on the GPU: the host's BLAS threads are no news
+        threads = ""
 
     max_steps, max_epochs, max_seconds = limits = resolve_limits(args, trainer)
     if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
