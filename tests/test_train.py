@@ -1365,3 +1365,11 @@ def test_the_final_evaluation_scores_the_asked_number_of_samples(tmp_path, capsy
     report = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert report["n_samples"] == 500 and report["step"] == 3  # which weights were scored
     assert sum(report["class_histogram"]) == 500 and "Frechet distance" in out
+
+
+def test_configs_defaults_are_the_default_recipe():
+    """``Config``'s docstring says so, and a library user who builds ``Config()`` trains
+    what ``python -m tinygan.train --data mnist`` trains."""
+    config = train.Config()
+    assert config.arch == "default" and config.data == "mnist"
+    assert {name: getattr(config, name) for name in train.RECIPES["default"]} == train.RECIPES["default"]
