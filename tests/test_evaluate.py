@@ -26,16 +26,43 @@ def test_fd_of_a_set_with_itself_is_zero():
     assert evaluate.frechet_distance(mu, cov, mu, cov) < 1e-8 * np.trace(cov)
 
 
-def test_fd_closed_form_commuting_gaussians():
-    """Covariances sharing eigenvectors Q: FD = |Δμ|² + Σ (√a − √b)²."""
+@pytest.mark.parametrize("dead", [0, 6], ids=["full-rank", "six-dead-directions"])
+def test_fd_closed_form_commuting_gaussians(dead):
+    """Covariances sharing eigenvectors Q: FD = |Δμ|² + Σ (√a − √b)².  The classifier's
+    features have dead ReLUs, so directions with no variance in either set must work too."""
     rng = np.random.default_rng(2)
     d = 12
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))
     a, b = rng.uniform(0.1, 4, d), rng.uniform(0.1, 4, d)
+    a[:dead] = b[:dead] = 0
     mu1, mu2 = rng.standard_normal(d), rng.standard_normal(d)
     cov1, cov2 = (q * a) @ q.T, (q * b) @ q.T
     expected = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(a) - np.sqrt(b)) ** 2)
-    assert math.isclose(evaluate.frechet_distance(mu1, cov1, mu2, cov2), expected, rel_tol=1e-9)
+    # a zero eigenvalue comes out of eigh as round-off, ~1e-16, whose square root is ~1e-8
+    assert math.isclose(evaluate.frechet_distance(mu1, cov1, mu2, cov2), expected,
+                        rel_tol=1e-9 if dead == 0 else 1e-7)
+
+
+def test_fd_of_rank_deficient_features_with_themselves_is_zero_never_below():
+    """Features of rank 5 in 20 dimensions, as dead ReLUs make them: round-off in the
+    square root must not leave a negative distance (the clamp at 0) or a large one."""
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        mu, cov = evaluate.feature_statistics(rng.standard_normal((500, 5)) @ rng.standard_normal((5, 20)))
+        fd = evaluate.frechet_distance(mu, cov, mu, cov)
+        assert 0 <= fd < 1e-9 * np.trace(cov), (seed, fd)
+
+
+def test_feature_statistics_refuses_a_single_row():
+    with pytest.raises(ValueError, match="n >= 2"):
+        evaluate.feature_statistics(np.zeros((1, 3)))
+
+
+def test_log_softmax_and_the_score_survive_extreme_logits():
+    np.testing.assert_allclose(evaluate.log_softmax(np.array([[1000.0, 0.0], [0.0, 1000.0]])),
+                               [[0, -1000], [-1000, 0]])
+    # class 2 has probability exactly 0 in float64 for every sample: p(y) = 0 there, 0·log 0 = 0
+    assert evaluate.inception_score(np.tile([0.0, 0.0, -1000.0], (4, 1))) == pytest.approx(1.0, abs=1e-12)
 
 
 def test_fd_general_gaussians_against_eigenvalues_of_product():
@@ -164,6 +191,38 @@ def test_bad_samples_rejected(bad, message):
         evaluate.evaluate_samples(bad)
 
 
+@pytest.mark.parametrize("value, hint", [
+    (-1.2, r"found values in \[-1\.2, 1\]; rescale them into \[-1, 1\]"),
+    (1.2, r"found values in \[-1, 1\.2\]; rescale them into \[-1, 1\]"),
+    (1.0005, None),  # tanh's ±1 plus float round-off is let through
+    (2.0, r"\[0, 255\] become x / 127\.5 - 1"),  # past 1.5: more likely pixel values
+])
+def test_values_just_outside_the_range_are_refused_with_the_right_hint(mnist_test, value, hint):
+    x = mnist_test[0][:50].copy()
+    x[0, 0], x[1, 0] = value, 1.0
+    if hint is None:
+        evaluate._check_samples(x)
+    else:
+        with pytest.raises(evaluate.SampleError, match=hint):
+            evaluate._check_samples(x)
+
+
+def test_real_digits_exported_to_0_1_are_refused(mnist_test):
+    """The usual export: a background of exactly 0, so no value is below 0."""
+    x = (mnist_test[0][:50] + 1) / 2
+    assert x.min() == 0
+    with pytest.raises(evaluate.SampleError, match=r"look like images in \[0, 1\].*x \* 2 - 1"):
+        evaluate.evaluate_samples(x)
+
+
+def test_the_real_data_score_is_over_the_whole_test_set(mnist_test):
+    from tinygan import classifier
+
+    reference = evaluate._reference()
+    logits = classifier.features_and_logits(reference["net"], mnist_test[0])[1]
+    assert len(mnist_test[0]) == 10_000 and reference["is_real"] == evaluate.inception_score(logits)
+
+
 # ----------------------------------------------------------------------------- command line
 
 def test_cli_report_and_json(tmp_path, mnist_test, capsys):
@@ -223,6 +282,28 @@ def test_cli_subprocess_exit_code_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "no such file" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_cli_refuses_n_with_samples(tmp_path, capsys):
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
+    with pytest.raises(SystemExit) as exc:
+        evaluate.main(["--samples", str(tmp_path / "s.npy"), "--n", "5"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--n is for --run" in err and err.count("\n") == 1
+
+
+def test_a_report_that_cannot_be_written_leaves_the_old_one(tmp_path, mnist_test, capsys, monkeypatch):
+    import errno
+
+    np.save(tmp_path / "s.npy", mnist_test[0][:50])
+    (tmp_path / "r.json").write_text("old report")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(evaluate.json, "dumps", disk_full)
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(tmp_path / "r.json")]) == 1
+    assert "No space left" in capsys.readouterr().err and (tmp_path / "r.json").read_text() == "old report"
 
 
 def test_cli_needs_a_source(capsys):
