@@ -59,11 +59,19 @@ def test_write_read_round_trip(tmp_path, dtype, suffix):
     assert raw == idx_bytes(big_endian, code=IDX_CODES[np.dtype(dtype).name])
 
 
-def test_bad_magic(tmp_path):
+@pytest.mark.parametrize("first_two", [b"\x01\x00", b"\x00\x01"])
+def test_bad_magic(tmp_path, first_two):
+    """Both leading bytes of the magic number are zero in IDX."""
     path = tmp_path / "bad"
-    path.write_bytes(b"\x01\x00" + idx_bytes(np.zeros(3, np.uint8))[2:])
+    path.write_bytes(first_two + idx_bytes(np.zeros(3, np.uint8))[2:])
     with pytest.raises(DataError, match=r"bad.*magic number"):
         read_idx(path)
+
+
+def test_gzip_is_known_by_its_bytes_not_its_name(tmp_path):
+    a = np.arange(12, dtype=np.uint8)
+    write_idx(tmp_path / "a.gz", a).rename(tmp_path / "a-idx1-ubyte")  # gzipped, named like a raw file
+    np.testing.assert_array_equal(read_idx(tmp_path / "a-idx1-ubyte"), a)
 
 
 def test_unknown_dtype_code(tmp_path):
@@ -85,7 +93,7 @@ def test_zero_dimensions(tmp_path):
         read_idx(path)
 
 
-@pytest.mark.parametrize("cut", [2, 6, 20, -1])
+@pytest.mark.parametrize("cut", [2, 3, 6, 20, -1])
 def test_truncated_raw(tmp_path, cut):
     path = tmp_path / "short"
     path.write_bytes(idx_bytes(np.zeros((3, 4), np.uint8))[:cut])
@@ -114,6 +122,20 @@ def test_truncated_gzip(tmp_path):
     path = write_idx(tmp_path / "cut.gz", np.arange(1000, dtype=np.int32))
     path.write_bytes(path.read_bytes()[:-30])
     with pytest.raises(DataError, match=r"cut.gz: truncated or corrupt gzip"):
+        read_idx(path)
+
+
+@pytest.mark.parametrize("damage", ["deflate", "crc"])
+def test_corrupt_gzip(tmp_path, damage):
+    """Damage inside the compressed stream and a wrong CRC, beside the truncation above."""
+    path = write_idx(tmp_path / "bad.gz", np.arange(4000, dtype=np.int32) % 97)
+    raw = bytearray(path.read_bytes())
+    if damage == "crc":
+        raw[-8] ^= 0xFF  # the CRC-32 of the uncompressed bytes
+    else:
+        raw[12:40] = bytes(b ^ 0x55 for b in raw[12:40])
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"bad.gz: truncated or corrupt gzip"):
         read_idx(path)
 
 
@@ -213,6 +235,24 @@ def test_wrong_image_shape(tmp_path, shape):
         load_dataset("mnist", "test", data_dir=tmp_path)
 
 
+@pytest.mark.parametrize("which, array, message", [
+    (0, np.zeros((5, 28, 28), np.float32), "expected uint8 images"),
+    (1, np.zeros(5, np.int32), "expected uint8 labels"),
+    (1, np.zeros((5, 1), np.uint8), "expected uint8 labels"),
+])
+def test_images_and_labels_must_be_mnists_types(tmp_path, which, array, message):
+    make_dataset(tmp_path)
+    write_idx(tmp_path / f"{data.FILE_STEMS['test'][which]}.gz", array)
+    with pytest.raises(DataError, match=message):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_labels_come_back_as_an_array_of_their_own(tmp_path):
+    make_dataset(tmp_path)
+    labels = load_dataset("mnist", "test", data_dir=tmp_path)[1]
+    assert labels.flags.writeable and labels.flags.owndata
+
+
 def test_wrong_label_count(tmp_path):
     make_dataset(tmp_path)
     write_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz", np.zeros(4, np.uint8))
@@ -239,6 +279,20 @@ def test_a_data_dir_that_is_a_file_says_so(tmp_path):
     make_dataset(tmp_path)
     with pytest.raises(NotADirectoryError, match="a file, not the directory that holds the IDX files"):
         load_dataset("mnist", "test", data_dir=next(tmp_path.iterdir()))
+
+
+def test_a_digest_that_is_not_sha256_is_refused(tmp_path):
+    (tmp_path / "SHA256SUMS").write_text("d41d8cd98f00b204e9800998ecf8427e  t10k-labels-idx1-ubyte\n")  # MD5
+    with pytest.raises(DataError, match=r"SHA256SUMS:1: expected '<sha256>  <file name>'"):
+        data.read_checksums(tmp_path / "SHA256SUMS")
+
+
+def test_the_gzipped_file_is_read_when_both_are_there(tmp_path):
+    make_dataset(tmp_path)
+    write_idx(tmp_path / data.FILE_STEMS["test"][1], np.full(5, 1, np.uint8))  # beside the .gz
+    gz_labels = read_idx(tmp_path / f"{data.FILE_STEMS['test'][1]}.gz")
+    np.testing.assert_array_equal(load_dataset("mnist", "test", data_dir=tmp_path)[1], gz_labels)
+    assert not (gz_labels == 1).all()
 
 
 def test_a_checksum_list_that_is_not_text_is_named(tmp_path):

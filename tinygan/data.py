@@ -184,7 +184,7 @@ def read_checksums(path) -> dict:
 
 
 def _find(directory: Path, stem: str) -> Path:
-    """``directory/stem.gz`` or ``directory/stem``, whichever exists."""
+    """``directory/stem.gz`` if it exists, else ``directory/stem``."""
     for candidate in (directory / f"{stem}.gz", directory / stem):
         if candidate.is_file():
             return candidate
