@@ -685,7 +685,12 @@ def test_sample_cli(tmp_path, capsys, monkeypatch):
     assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "w3.png"), "--interpolate",
                         "--n", "3"]) == 0
     assert walks == [3]
+    assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "w100.png"), "--interpolate",
+                        "--n", "100"]) == 0 and walks[-1] == 100  # the most one picture takes
+    assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s64.npy")]) == 0
+    assert np.load(tmp_path / "s64.npy").shape == (64, 784)  # without --n: 64 samples
     for argv, message in ((["--out", str(tmp_path / "s.txt")], "must end in .npy or .png"),
+                          (["--out", str(tmp_path / "w.npy"), "--interpolate"], "--interpolate writes a picture"),
                           (["--out", str(tmp_path / "w.png"), "--interpolate", "--n", "101"],
                            "at most 100 latent walks"),
                           (["--out", str(tmp_path / "s.npy"), "--n", "0"], "must be > 0, got 0"),
@@ -962,6 +967,37 @@ def test_sampling_refuses_a_generator_that_is_not_finite(tmp_path, capsys):
         sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
     assert exit_.value.code == 2 and "G_params holds values that are not finite" in capsys.readouterr().err
     assert not (tmp_path / "s.npy").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("short", "G_params does not fit arch 'seed'"),
+    ("no data_dim", "lacks 'data_dim'"),
+])
+def test_sampling_refuses_a_checkpoint_whose_generator_does_not_fit(tmp_path, capsys, damage, message):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "run")[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "run" / "checkpoint.npz")
+    if damage == "short":
+        arrays["G_params"] = arrays["G_params"][:-1]
+    else:
+        del meta["data_dim"]
+    checkpoint.save(tmp_path / "run" / "checkpoint.npz", arrays, meta)
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_a_large_draw_shows_its_progress(tmp_path, capsys, monkeypatch):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "run")[0] == 0
+    real_generate = sample.generate
+    monkeypatch.setattr(sample, "generate", lambda G, config, n, seed, progress=None: real_generate(
+        G, config, 1000, seed, progress=progress and (lambda done, total: progress(n, n))))  # n: pretend
+    assert sample.main(["--run", str(tmp_path / "run"), "--n", "100000", "--out", str(tmp_path / "s.npy")]) == 0
+    assert "drawing samples: 100,000 / 100,000" in capsys.readouterr().err
 
 
 def test_interpolate_refuses_a_run_that_does_not_draw_images(tmp_path, capsys):
