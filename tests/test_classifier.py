@@ -76,6 +76,16 @@ def test_random_shift_moves_pixels():
     assert len(set(zip(rows, cols))) > 10
 
 
+def test_random_shift_fills_what_it_uncovers_with_background():
+    """A white image shifted by (dy, dx) keeps (28 − |dy|)·(28 − |dx|) white pixels; the
+    strips it uncovers are −1, the background of tinygan's digits, not 0."""
+    out = classifier.random_shift(np.ones((64, 784), np.float32), Random(0), max_shift=2)
+    assert set(np.unique(out)) == {-1.0, 1.0}
+    white = (out == 1).sum(axis=1)
+    assert set(white) <= {(28 - abs(dy)) * (28 - abs(dx)) for dy in range(-2, 3) for dx in range(-2, 3)}
+    assert white.min() == 26 * 26 and white.max() == 28 * 28  # both extremes occur in 64 draws
+
+
 def test_weights_round_trip(tmp_path):
     net = classifier.build_classifier(hidden=(16, 8), seed=5)
     net.flat_state[:] = np.arange(net.flat_state.size)
@@ -101,6 +111,7 @@ def test_the_learning_rate_falls_along_a_cosine_to_a_hundredth():
     (dict(params=np.full(PARAMS, "x")), "params holds values that are not finite numbers"),
     (dict(hidden=np.array([-5, 256])), "not a valid classifier weights file"),
     (dict(format_version=np.asarray(99)), "weights format 99, this tinygan reads format 1"),
+    (dict(state=np.zeros(1, np.float32)), "weights hold .* and 1 state values"),  # would broadcast
 ])
 def test_weights_with_damaged_values_are_refused_by_name(tmp_path, damage, message):
     """Right names and shapes, wrong contents: refused on loading, not as a LinAlgError in the FD."""
@@ -108,6 +119,22 @@ def test_weights_with_damaged_values_are_refused_by_name(tmp_path, damage, messa
     np.savez(tmp_path / "w.npz", **{**arrays, **damage})
     with pytest.raises(classifier.WeightsError, match=f"w.npz: {message}"):
         classifier.load_classifier(tmp_path / "w.npz")
+
+
+def test_weights_that_cannot_be_finished_leave_the_old_file(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "w.npz"
+    path.write_bytes(b"old weights")
+
+    def disk_full(f, **arrays):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", disk_full)
+    with pytest.raises(OSError):
+        classifier.save_weights(classifier.build_classifier(hidden=(8, 4)), path)
+    assert path.read_bytes() == b"old weights" and [p.name for p in tmp_path.iterdir()] == ["w.npz"]
 
 
 def test_missing_or_bad_weights(tmp_path):
@@ -149,8 +176,9 @@ def test_shipped_weights_small_and_accurate():
     assert feats.shape == (100, 256) and logits.shape == (100, 10)
 
 
-def test_training_learns_on_a_small_subset(monkeypatch):
-    """classifier.train's loop (shifts, cosine schedule, Adam) on 3,000 digits, in about a second."""
+@pytest.fixture
+def small_mnist(monkeypatch):
+    """``data.load_dataset`` cut to 3,000 training and 1,000 test digits; returns the cut loader."""
     from tinygan import data
 
     full = data.load_dataset
@@ -160,10 +188,50 @@ def test_training_learns_on_a_small_subset(monkeypatch):
         return (x[:3000], y[:3000]) if split == "train" else (x[:1000], y[:1000])
 
     monkeypatch.setattr(data, "load_dataset", small)
+    return small
+
+
+def test_training_learns_on_a_small_subset(small_mnist):
+    """classifier.train's loop (shifts, cosine schedule, Adam) on 3,000 digits, in about a second."""
     lines = []
     _, acc = classifier.train(epochs=1, log=lines.append)
     assert acc > 0.5, acc  # chance is 0.1; measured 0.72-0.73 for seeds 0-2
     assert "23 batches of 128" in lines[0]
+
+
+def test_the_training_loop_shuffles_shifts_follows_its_schedule_and_starts_each_step_from_zero(
+        small_mnist, monkeypatch):
+    """What learning alone does not show: each step's gradient is that batch's only (after the
+    first step the loss gradient is replaced by zeros, so every later one must be exactly 0),
+    each batch is shifted, the rate follows the cosine step by step, the order is shuffled
+    anew each epoch, and the accuracy reported is the test set's."""
+    from tinygan import optim
+
+    rates, largest_grads, shifted, labels_seen = [], [], [], []
+    real_step, real_shift, real_loss = optim.Adam.step, classifier.random_shift, classifier.softmax_cross_entropy
+
+    def step(self):
+        rates.append(self.lr)
+        largest_grads.append(float(np.abs(self.grads).max()))
+        real_step(self)
+
+    def loss(logits, labels):
+        value, dlogits = real_loss(logits, labels)
+        labels_seen.append(np.array(labels))
+        return value, dlogits if len(labels_seen) == 1 else dlogits * 0
+
+    monkeypatch.setattr(optim.Adam, "step", step)
+    monkeypatch.setattr(classifier, "random_shift", lambda *a, **k: (shifted.append(1), real_shift(*a, **k))[1])
+    monkeypatch.setattr(classifier, "softmax_cross_entropy", loss)
+    net, acc = classifier.train(epochs=2, log=lambda *a: None)
+    total = 2 * (3000 // 128)
+    assert rates == [classifier.cosine_learning_rate(2e-3, s, total) for s in range(total)]
+    assert largest_grads[0] > 0 and largest_grads[1:] == [0.0] * (total - 1)
+    assert len(shifted) == total
+    y_train = small_mnist("mnist", "train")[1]
+    assert not np.array_equal(labels_seen[0], y_train[:128])
+    assert not np.array_equal(labels_seen[0], labels_seen[total // 2])  # epoch 2 has another order
+    assert acc == classifier.accuracy(net, *small_mnist("mnist", "test"))
 
 
 @pytest.mark.slow
