@@ -9,7 +9,6 @@ runs them with the rest.
 """
 
 import json
-
 import re
 
 import numpy as np
