@@ -7,13 +7,14 @@ Tolerances live in ``tinygan.theory``, each justified in its docstring.
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tinygan import theory, toy
+from tinygan import losses, nn, theory, toy
 from tinygan.backend import Random
 
 LOG2, LOG4 = math.log(2), math.log(4)
@@ -335,3 +336,169 @@ def test_toy_modes_are_where_the_docstring_says():
     np.testing.assert_allclose(np.hypot(ring[:, 0], ring[:, 1]), toy.RING_RADIUS, rtol=1e-6)
     angles = np.sort(np.mod(np.arctan2(ring[:, 1], ring[:, 0]), 2 * np.pi))
     np.testing.assert_allclose(angles, np.arange(8) * np.pi / 4, atol=1e-6)
+
+
+# --- each check can fail, and the helpers do what they say ------------------------------
+# A mutation pass found that the suite passed with any one criterion of these checks
+# removed: each test below feeds a check one wrong ingredient that only that criterion
+# catches, and asserts that the row fails.
+
+
+# --- theory.main / report -------------------------------------------------------------
+
+def test_theory_main_exits_0_when_the_only_non_passing_rows_are_measurements(monkeypatch, tmp_path, capsys):
+    """T27: rows with passed=None (7b, the mode-collapse measurements) are not failures."""
+    ok = theory.Result("1a", "true", "by proof", 0.0, 1.0, True)
+    measured = theory.Result("7b", "ring8: minimax loss, k=1", "a run", 3.0, 8.0, None)
+    monkeypatch.setattr(theory, "run_all", lambda *a, **k: [ok, measured])
+    assert theory.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2/2 rows passed or measured, 0 failed" in out
+
+
+def test_theory_main_refuses_an_unwritable_out_before_running(monkeypatch, tmp_path, capsys):
+    """T28: --out that is not writable is refused (exit 2, one line) before any experiment.
+    os.access is patched: these tests may run as root, for whom every folder is writable."""
+    monkeypatch.setattr(theory, "run_all", lambda *a, **k: pytest.fail("ran before checking --out"))
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path) else real_access(p, mode, **kw))
+    with pytest.raises(SystemExit) as exit_:
+        theory.main(["--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"--out: {tmp_path} is not writable" in err and err.count("\n") == 1
+
+
+def test_format_table_escapes_pipes_in_cells():
+    """T29: a '|' inside a cell must not add a column to the Markdown row."""
+    r = theory.Result("x", "JSD(p | q) = 0", "a | b", 0.0, 1.0, True, "|D − D*| = 0")
+    row = theory.format_table([r]).splitlines()[-1]
+    unescaped = len([i for i, ch in enumerate(row) if ch == "|" and (i == 0 or row[i - 1] != "\\")])
+    assert unescaped == 8  # 7 columns
+
+
+def test_result_passes_at_exactly_the_tolerance():
+    """T20: passed is error <= tolerance (docstring of Result)."""
+    assert theory._result("k", "s", "m", 0.5, 0.5).passed is True
+    assert theory._result("k", "s", "m", 0.0, 0.0).passed is True
+    assert theory._result("k", "s", "m", 0.5000001, 0.5).passed is False
+
+
+# --- the checks must be able to fail (each fed one wrong ingredient) --------------------
+
+def test_check_2a_fails_when_some_discriminator_beats_d_star(monkeypatch):
+    """T21: V(D*) = C still holds exactly, but random D score above C: 'D* beats any D' is false."""
+    v = theory.value_function
+
+    def wrong_v(p, q, D, axis=-1):
+        D = np.asarray(D, dtype=np.float64)
+        return v(p, q, D, axis) + 100 * ((D - theory.optimal_discriminator(p, q)) ** 2).sum(axis=axis)
+
+    monkeypatch.setattr(theory, "value_function", wrong_v)
+    assert theory.check_global_optimum_discrete().passed is False
+
+
+def test_check_3_fails_when_disjoint_supports_do_not_give_log2(monkeypatch):
+    """T22: a JSD that saturates below log 2 (symmetric, bounded, zero on p = p, Pinsker holds)."""
+    jsd = theory.jsd
+    monkeypatch.setattr(theory, "jsd", lambda p, q, axis=-1: np.minimum(jsd(p, q, axis), LOG2 - 0.01))
+    assert theory.check_jsd_facts().passed is False
+
+
+def test_check_2b_fails_when_unequal_gaussians_give_minus_log4(monkeypatch):
+    """T23: C = −log 4 and JSD = 0 for every pair satisfies the identity but not 'C > −log 4 iff p ≠ q'."""
+    monkeypatch.setattr(theory, "gaussian_c_and_jsd", lambda *a, **k: (-LOG4, 0.0))
+    assert theory.check_global_optimum_gaussians().passed is False
+
+
+def test_check_4a_fails_on_a_minimax_gradient_that_loses_its_tail_precision(monkeypatch):
+    """T24: −σ(a) computed as −(1 − σ(−a)) is within 1e-12 of the closed form, but at a = −20
+    it exceeds e^a (cancellation): only the limit part of 4a sees it."""
+    def minimax(fake_logits):
+        n = fake_logits.shape[0]
+        return 0.0, -(1 - nn.sigmoid(-fake_logits)) / n
+
+    monkeypatch.setattr(losses, "generator_loss_minimax", minimax)
+    assert theory.check_saturation_logits().passed is False
+
+
+def test_check_7a_fails_when_a_mode_is_missed(monkeypatch):
+    """T25: true samples must cover every mode; the HQ fraction alone is not enough."""
+    stats = toy.mode_stats
+    monkeypatch.setattr(toy, "mode_stats", lambda name, x, **k: (stats(name, x, **k)[0] - 1, stats(name, x, **k)[1]))
+    assert theory.check_mode_metric().passed is False
+
+
+def test_check_8_fails_on_a_w1_with_a_small_bias(monkeypatch):
+    """T26: dividing by n − 1 biases W1 by 1/n: invisible to the statistical part, caught by the exact shift."""
+    def w1(x, y):
+        x, y = np.sort(np.ravel(x)), np.sort(np.ravel(y))
+        return float(np.abs(x - y).sum() / (len(x) - 1))
+
+    monkeypatch.setattr(theory, "w1_sorted", w1)
+    assert theory.check_w1().passed is False
+
+
+def test_check_5_fails_when_the_any_d_part_is_vacuous(monkeypatch):
+    """T31: with D's last layer initialised to zero every D is constant, part (iv) compares
+    two zero gradients, and the row must not pass."""
+    mlp = theory.mlp
+
+    def zero_last(sizes, rng, *a, **k):
+        net = mlp(sizes, rng, *a, **k)
+        if sizes[-1] == 1:
+            net.layers[-1].params["W"][...] = 0
+        return net
+
+    monkeypatch.setattr(theory, "mlp", zero_last)
+    assert theory.check_fixed_point().passed is False
+
+
+# --- theory helpers -------------------------------------------------------------------
+
+def test_random_distributions_never_has_an_empty_row():
+    """T15: even when almost every entry is zeroed, rows sum to 1 (atom 0 is kept positive)."""
+    p = theory.random_distributions(Random(0), 500, 3, sparsity=0.95)
+    assert np.all(np.isfinite(p)) and np.allclose(p.sum(axis=1), 1.0) and np.all(p[:, 0] > 0)
+
+
+def test_histogram_jsd_uses_bins_equal_bins_over_the_range():
+    """T18: compare with numpy.histogram on the same edges plus two overflow bins."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(0, 1, 5000), rng.normal(0.3, 1.2, 5000)
+    lo, hi, bins = -2.0, 2.5, 30
+    edges = np.concatenate([[-np.inf], np.linspace(lo, hi, bins + 1), [np.inf]])
+    hx, hy = (np.histogram(v, edges)[0].astype(np.float64) for v in (x, y))
+    expected = theory.jsd(hx / hx.sum(), hy / hy.sum())
+    assert theory.histogram_jsd(x, y, lo, hi, bins) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+    # neighbouring bins are different bins: disjoint histograms
+    assert theory.histogram_jsd(np.full(10, 0.05), np.full(10, 0.25), -1, 1, 10) == pytest.approx(LOG2, rel=1e-12)
+
+
+def test_train_discriminator_learns_logistic_regression():
+    """T30 (fast stand-in for the slow 1b test): for p = N(0,1), q = N(2,1) the optimal
+    logit is log p/q = 2 − 2x; a linear D trained on both batches finds it."""
+    rng = Random(0)
+    D = theory.mlp([1, 1], rng)
+    theory.train_discriminator(lambda n: rng.normal((n, 1)), lambda n: rng.normal((n, 1)) + 2, D,
+                               steps=1500, batch=512, lr=0.1, lr_final=5e-3)
+    w, b = float(D.layers[0].params["W"].ravel()[0]), float(D.layers[0].params["b"].ravel()[0])
+    assert abs(w + 2) < 0.1 and abs(b - 2) < 0.1, (w, b)
+
+
+# --- toy ------------------------------------------------------------------------------
+
+def test_log_density_far_from_every_centre_is_finite_and_exact():
+    """Y08: at the ring's centre all 8 modes are 2 = 100σ away: log p = −2/σ² − log(2πσ²)."""
+    s = toy.RING_STD
+    got = toy.log_density("ring8", np.zeros((1, 2)))
+    assert np.isfinite(got).all()
+    # the centres are float32, so their distance from 0 is 2 only to ~1e-7 relative
+    assert got[0] == pytest.approx(-2 / s ** 2 - math.log(2 * math.pi * s ** 2), rel=1e-6)
+    far = toy.log_density("grid25", np.array([[1.0, 1.0]]))  # 1.41 = 28σ from 4 centres
+    s = toy.GRID_STD
+    assert far[0] == pytest.approx(math.log(4 / 25) - 1 / s ** 2 - math.log(2 * math.pi * s ** 2), rel=1e-6)
+
+
+def test_mode_stats_of_no_samples():
+    """Y12: zero samples cover no mode and have HQ 0 (not NaN, not a warning)."""
+    assert toy.mode_stats("ring8", np.zeros((0, 2), dtype=np.float32)) == (0, 0.0)
