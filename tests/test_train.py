@@ -3,6 +3,7 @@
 Runs use a few hundred MNIST digits and a few dozen steps, so each takes about a second.
 """
 
+import io
 import json
 import os
 import pathlib
@@ -636,6 +637,26 @@ def test_a_file_written_in_place_is_truncated_not_appended_to(tmp_path):
         fifo = tmp_path / "pipe"
         os.mkfifo(fifo)
         assert checkpoint.writes_in_place(fifo)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX named pipes")
+def test_samples_can_be_written_into_a_named_pipe(tmp_path, capsys):
+    """A pipe cannot seek, and np.save asks for the position: the samples go out whole,
+    and the reader at the other end loads them."""
+    import threading
+
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "run")[0] == 0
+    fifo = tmp_path / "samples.npy"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    code = sample.main(["--run", str(tmp_path / "run"), "--n", "5", "--out", str(fifo)])
+    reader.join(timeout=30)
+    assert code == 0, capsys.readouterr().err
+    assert np.load(io.BytesIO(received[0])).shape == (5, 784) and fifo.is_fifo()
 
 
 def test_an_output_check_makes_no_folders(tmp_path):

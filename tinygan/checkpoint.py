@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import re
@@ -73,16 +74,21 @@ def writes_in_place(path) -> bool:
 
 @contextlib.contextmanager
 def _in_place(path, mode):
+    # Into memory first, then out in one write when the block ends: a pipe cannot seek,
+    # and NumPy's writers ask where they are (np.save onto a FIFO failed after its
+    # header); a block that raises then writes nothing at all.
+    buffer = io.BytesIO() if "b" in mode else io.StringIO()
+    yield buffer
     stream = _own_stream(path)
     if stream is None:
         with open(path, mode) as f:
-            yield f
+            f.write(buffer.getvalue())
         return
     # This process's own stdout/stderr: write through it, not through a second opening,
     # whose offset would not move with the text already printed (`> file` would then
     # have the report and the JSON written over each other).
     stream.flush()
-    yield stream.buffer if "b" in mode else stream
+    (stream.buffer if "b" in mode else stream).write(buffer.getvalue())
     stream.flush()
 
 
@@ -96,8 +102,9 @@ def atomic_write(path, mode: str = "wb"):
     it was.  Missing folders on the way are made.  A symlink is followed, so its target
     is replaced and the link kept.  An existing file keeps its permissions, and one the
     user may not write is refused (``PermissionError``), as a shell's ``>`` would.
-    What :func:`writes_in_place` names is written directly, as by ``open(path, "w")``;
-    this process's own stdout and stderr through ``sys.stdout``/``sys.stderr``.
+    What :func:`writes_in_place` names is written directly, as by ``open(path, "w")``,
+    in one write when the block ends (a pipe cannot seek, and NumPy's writers ask where
+    they are); this process's own stdout and stderr through ``sys.stdout``/``sys.stderr``.
     ``mode``: ``"wb"`` or ``"w"`` (text).
     """
     if writes_in_place(path):
