@@ -1,6 +1,6 @@
 """The lessons in ``lessons/`` stay true: their code runs and the code they cite exists.
 
-Three checks per lesson:
+Four checks per lesson:
 
 1. Every ```python block runs, in order, the blocks of one lesson sharing one namespace
    (a lesson reads as one program).  Blocks run inside a temporary working directory, with
@@ -13,10 +13,14 @@ Three checks per lesson:
    ``losses.softplus`` / ``optim.Adam.step``, resolves with importlib and getattr.  An
    attribute a class sets in ``__init__`` (``Sequential.flat_params``) counts as existing.
    Lines containing ``planned:`` are exempt: they announce lessons for code still to come.
+4. Every ```python block can be pasted, line by line, into the plain ``python`` prompt
+   (the lessons' README invites it).  There a blank line ends an indented block, and a
+   statement at column 0 straight after one is a SyntaxError (before Python 3.13).
 """
 
 from __future__ import annotations
 
+import code
 import importlib
 import inspect
 import pathlib
@@ -133,6 +137,46 @@ def test_lesson_names_resolve(lesson):
         except (ImportError, AttributeError) as err:
             unresolved.append(f"{name} ({err})")
     assert not unresolved, f"{lesson.name} cites names that do not exist: {unresolved}"
+
+
+class _PastedConsole(code.InteractiveConsole):
+    """The interactive prompt's line-by-line compiling, without running anything."""
+
+    def __init__(self):
+        super().__init__()
+        self.rejected = []
+
+    def runcode(self, compiled):
+        pass
+
+    def showsyntaxerror(self, filename=None, **kwargs):
+        self.rejected.append(self.current_line)
+
+
+def paste_errors(block: str) -> list[str]:
+    """The lines of ``block`` that the interactive prompt would reject, typed in order."""
+    console = _PastedConsole()
+    for line in [*block.splitlines(), ""]:  # the final Enter that ends a last block
+        console.current_line = line
+        console.push(line)
+    return console.rejected
+
+
+@pytest.mark.parametrize("lesson", LESSON_FILES, ids=lambda p: p.name)
+def test_lesson_blocks_paste_into_the_interactive_prompt(lesson):
+    bad = [f"python block {number}: {line!r}"
+           for number, block in enumerate(python_blocks(lesson.read_text()), start=1)
+           for line in paste_errors(block)]
+    assert not bad, (f"{lesson.name}: at a plain python prompt these lines are syntax errors "
+                     f"(add a blank line after an indented block; none inside one): {bad}")
+
+
+def test_the_paste_checker_is_not_vacuous():
+    assert paste_errors("for i in range(2):\n    x = i\n\ny = x\n") == []
+    assert paste_errors("f(1,\n  2)\ny = 3\n") == []  # a continuation line is not a block
+    assert paste_errors("for i in range(2):\n    x = i\ny = x\n") == ["y = x"]
+    inside = "class A:\n    def f(self):\n        pass\n\n    def g(self):\n        pass\n"
+    assert paste_errors(inside)[0] == "    def g(self):"  # the blank line ended class A
 
 
 def test_the_name_checker_is_not_vacuous():
