@@ -494,10 +494,14 @@ def test_a_sample_file_that_cannot_be_finished_leaves_the_old_one(tmp_path, caps
 def test_resume_errors(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "empty")
     assert code == 2 and "no checkpoint at" in err
+    assert "see --help" not in err  # a missing file is no mistake in the options: --help would not help
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "checkpoint.npz").write_bytes(b"not a zip file")
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "bad")
-    assert code == 2 and "not a readable tinygan checkpoint" in err
+    assert code == 2 and "not a readable tinygan checkpoint: truncated, damaged, or another kind of file" in err
+    assert "see --help" not in err
+    code, _, err = run_cli(capsys, "--resume")
+    assert code == 2 and err.endswith("--resume needs --out DIR, the run to continue (see --help)\n")
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "ok")[0] == 0
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "ok", "--arch", "default")
     assert code == 2 and "arch='seed'" in err and "drop --arch" in err
@@ -720,6 +724,12 @@ def test_sample_cli(tmp_path, capsys, monkeypatch):
         with pytest.raises(SystemExit) as exit_:
             sample.main(["--run", str(tmp_path / "run"), *argv])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
+    # the checkpoint file where its run directory belongs: the message names the folder
+    with pytest.raises(SystemExit) as exit_:
+        sample.main(["--run", str(tmp_path / "run" / "checkpoint.npz"), "--out", str(tmp_path / "c.npy")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and f"give the run's directory, {tmp_path / 'run'}, which holds" in err
+    assert "see --help" not in err and not (tmp_path / "c.npy").exists()
 
 
 def test_generate_draws_the_same_samples_in_any_batch_size():
@@ -1430,3 +1440,58 @@ def test_configs_defaults_are_the_default_recipe():
     config = train.Config()
     assert config.arch == "default" and config.data == "mnist"
     assert {name: getattr(config, name) for name in train.RECIPES["default"]} == train.RECIPES["default"]
+
+
+def test_the_slowdown_watch_speaks_once_after_several_slow_windows():
+    watch = train.SlowdownWatch(window_steps=10, ratio=0.4, windows=3)
+    clock, step, said = 0.0, 0, []
+
+    def steps(n, seconds_each):
+        nonlocal clock, step
+        for _ in range(n):
+            step, clock = step + 1, clock + seconds_each
+            said.append(watch.tick(step, clock))
+
+    watch.tick(0, 0.0)
+    steps(100, 0.01)  # 100 steps/s
+    steps(10, 0.05)  # one slow window (an epoch's end, say): no news
+    steps(50, 0.01)
+    steps(20, 0.03)  # 33 steps/s, under 0.4 x 100, but only two windows
+    steps(50, 0.01)
+    assert not any(said)
+    steps(29, 0.03)  # the third slow window in a row is one step short
+    assert not any(said)
+    steps(1, 0.03)
+    assert said[-1] and watch.rates == (pytest.approx(100), pytest.approx(1 / 0.03))
+    steps(100, 0.05)  # it says so once
+    assert sum(said) == 1
+    steady = train.SlowdownWatch(window_steps=10)
+    assert not any(steady.tick(s, s * 0.02) for s in range(1000))
+    slowing = train.SlowdownWatch(window_steps=10)  # a gentle drift to half the pace is no collapse
+    assert not any(slowing.tick(s, s * 0.01 * (1 + s / 2000)) for s in range(1000))  # 100 to 50 steps/s
+
+
+def test_training_that_slows_down_gets_the_threads_hint_once(tmp_path, capsys, monkeypatch):
+    """On a CPU with 2+ BLAS threads the command watches its pace; a collapse prints how
+    to resume on one thread.  (A watch that sees a collapse at once stands in for a busy
+    machine; on one thread there is no such advice to give.)"""
+    from tinygan import backend
+
+    if backend.blas_threads() is None:
+        pytest.skip("this NumPy runs on a BLAS other than OpenBLAS, whose threads tinygan cannot set")
+
+    class Collapsed(train.SlowdownWatch):
+        def tick(self, step, now):
+            if step == 3:
+                self.rates = (150.0, 20.0)
+                return True
+            return False
+
+    monkeypatch.setattr(train, "SlowdownWatch", Collapsed)
+    code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "6", "--threads", "2", "--out", tmp_path / "r")
+    hint = (f"tinygan: training slowed from 150 to 20 steps/s. If other work is using the CPU, one BLAS thread "
+            f"is often much faster then: Ctrl-C, then python -m tinygan.train --resume --out {tmp_path / 'r'} "
+            f"--threads 1\n")
+    assert code == 0 and out.count(hint) == 1
+    code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "6", "--threads", "1", "--out", tmp_path / "one")
+    assert code == 0 and "slowed" not in out

@@ -158,7 +158,8 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
     try:
         arrays = read_npz(path)
     except Exception as err:  # zipfile/format errors: the file is not a checkpoint
-        raise CheckpointError(f"{path} is not a readable tinygan checkpoint ({describe_load_error(err)})") from err
+        raise CheckpointError(f"{path} is not a readable tinygan checkpoint: truncated, damaged, or another "
+                              f"kind of file ({describe_load_error(err)})") from err
     if "meta_json" not in arrays:
         raise CheckpointError(f"{path} is not a tinygan checkpoint (no metadata)")
     try:

@@ -236,11 +236,11 @@ def main(argv=None) -> int:
     try:
         backend.use()
     except backend.BackendError as err:
-        parser.error(str(err))
+        parser.fail(str(err))
     if not args.out:  # Path("") would be the current folder
         parser.error("--out is empty; name the file to write the weights to")
     if problem := output_problem(args.out):  # found now, not after half an hour of training
-        parser.error(f"--out: cannot write {args.out}: {problem}")
+        parser.fail(f"--out: cannot write {args.out}: {problem}")
     start = time.time()
     net, acc = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     minutes = (time.time() - start) / 60

@@ -13,10 +13,18 @@ from pathlib import Path
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2), no usage dump."""
+    """argparse with one-line errors (exit code 2), no usage dump.
+
+    ``error`` is for options that are wrong or do not go together, so it points at
+    ``--help``; ``fail`` is for a world that says no (a missing or damaged file, a folder
+    that cannot be written, no GPU), where ``--help`` would not help.
+    """
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def fail(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -337,7 +337,7 @@ def main(argv=None) -> int:
     if args.json == "":
         parser.error("--json is empty; name the file to write the report to")
     if args.json is not None and (problem := output_problem(args.json)):
-        parser.error(f"--json: cannot write {args.json}: {problem}")
+        parser.fail(f"--json: cannot write {args.json}: {problem}")
     if args.json is not None and args.samples is not None and Path(args.json).resolve() == Path(args.samples).resolve():
         parser.error(f"--json {args.json} is the samples file: the report would replace the samples")
     try:

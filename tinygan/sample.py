@@ -24,6 +24,9 @@ from .train import Config, Progress, data_label, save_samples_figure
 
 def load_generator(run_dir):
     """Rebuild the sampling generator of the run in ``run_dir``; returns ``(G, config)``."""
+    if Path(run_dir).is_file():  # the checkpoint itself, most likely: say which folder to give
+        raise checkpoint.CheckpointError(f"{run_dir} is a file; give the run's directory, "
+                                         f"{Path(run_dir).parent}, which holds checkpoint.npz")
     path = Path(run_dir) / "checkpoint.npz"
     arrays, meta = checkpoint.load(path, formats=checkpoint.NETWORK_FORMATS)
     try:
@@ -121,16 +124,16 @@ def main(argv=None) -> int:
         p.error(f"--n: at most {MAX_WALKS} latent walks in one picture, got {args.n}")
     n = args.n if args.n is not None else (8 if args.interpolate else 64)
     if problem := output_problem(out):  # found now, not after the samples are drawn
-        p.error(f"--out: cannot write {out}: {problem}")
+        p.fail(f"--out: cannot write {out}: {problem}")
     try:
         backend.use(args.device)
         G, config = load_generator(args.run)
     except (backend.BackendError, checkpoint.CheckpointError) as err:
-        p.error(str(err))
+        p.fail(str(err))
     data_dim = G(xp.zeros((1, config.z_dim), dtype=G.dtype)).shape[1]
     need, limit = n * data_dim * 4, memory_limit()
     if limit is not None and need > limit[0]:  # refused now, not after minutes of swapping (or a kill)
-        p.error(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than {limit[1]} {limit[0] / 2**30:.1f} GiB")
+        p.fail(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than {limit[1]} {limit[0] / 2**30:.1f} GiB")
     if args.interpolate and data_dim < 64:
         p.error(f"--interpolate draws image grids; the run in {args.run} generates "
                 f"{data_dim}-dimensional points (its samples.png shows them)")

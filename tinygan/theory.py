@@ -1066,9 +1066,9 @@ def main(argv=None) -> int:
     try:
         os.makedirs(args.out, exist_ok=True)
     except OSError as err:
-        parser.error(f"--out: cannot make the directory {args.out}: {describe_os_error(err)}")
+        parser.fail(f"--out: cannot make the directory {args.out}: {describe_os_error(err)}")
     if not os.access(args.out, os.W_OK):  # found now, not after the first experiment
-        parser.error(f"--out: {args.out} is not writable")
+        parser.fail(f"--out: {args.out} is not writable")
     t0 = time.time()
     try:
         results = run_all(args.out, fast=args.fast, log=print)

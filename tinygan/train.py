@@ -483,6 +483,11 @@ class Progress:
         self.last, self.last_text = now, text
         self._write("\r" + text[:160].ljust(100) if self.tty else text + "\n")
 
+    def note(self, text: str):
+        """``text`` on a line of its own; the progress line goes on below it."""
+        self._write(("\r" + text.ljust(100) + "\n") if self.tty else text + "\n")
+        self.last_text = None  # so that the next update redraws the line
+
     def close(self):
         if self.tty:
             self._write("\n")
@@ -499,6 +504,46 @@ class Progress:
             self.stream = None
 
 
+class SlowdownWatch:
+    """Notices when training runs at under ``ratio`` of the best pace it has had.
+
+    ``tick(step, now)`` after every step; it returns True once, at the end of the
+    ``windows``-th window of ``window_steps`` steps in a row that each went slower than
+    ``ratio`` times the fastest window so far.  On a CPU that other work keeps busy,
+    NumPy's BLAS, splitting every product over all cores, waits at each one for the
+    thread that did not get a core: the README measured 856 steps in 30 s on two threads
+    beside a busy loop and 2,546 on one.  One slow window is no news (an epoch's end
+    draws pictures and saves a checkpoint); several in a row are.
+    """
+
+    def __init__(self, window_steps: int = 200, ratio: float = 0.4, windows: int = 3):
+        self.window_steps, self.ratio, self.windows = window_steps, ratio, windows
+        self.window_start = None  # (step, time) where the current window began
+        self.best = 0.0  # steps/s of the fastest window so far
+        self.slow_in_a_row = 0
+        self.rates = (0.0, 0.0)  # (best, latest) steps/s, for the message
+        self.warned = False
+
+    def tick(self, step: int, now: float) -> bool:
+        if self.window_start is None:
+            self.window_start = (step, now)
+            return False
+        start_step, start_time = self.window_start
+        if step - start_step < self.window_steps:
+            return False
+        rate = (step - start_step) / max(now - start_time, 1e-9)
+        self.window_start = (step, now)
+        if rate < self.ratio * self.best:
+            self.slow_in_a_row += 1
+        else:
+            self.slow_in_a_row = 0
+        self.best = max(self.best, rate)
+        if self.warned or self.slow_in_a_row < self.windows:
+            return False
+        self.warned, self.rates = True, (self.best, rate)
+        return True
+
+
 def fmt_duration(seconds: float) -> str:
     if seconds >= 100 * 3600:  # --max-seconds 1e300 would print 300 digits
         return f"{seconds / 86400:.3g} days"
@@ -513,8 +558,12 @@ def count_limit_reached(trainer: Trainer, max_steps=None, max_epochs=None) -> bo
 
 
 def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_seconds=None, log_every=100,
-        progress: Progress | None = None, stop_flag=None, real_for_plots=None) -> str:
+        progress: Progress | None = None, stop_flag=None, real_for_plots=None,
+        slowdown: tuple | None = None) -> str:
     """Train until a limit is reached; returns why it stopped: "done", "time", "interrupted".
+
+    ``slowdown``, a :class:`SlowdownWatch` and ``hint(best, now)`` (steps/s to a line of
+    text), prints the hint once, on a line of its own, when the watch sees the pace collapse.
 
     A checkpoint is written at each epoch's end and where training stops, before the
     figures, so that an output that cannot be drawn costs no training.  Raises
@@ -600,6 +649,8 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if trainer.epoch_done():
             trainer.start_next_epoch()
             latest_record = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or latest_record
+        if slowdown and slowdown[0].tick(trainer.step, time.monotonic()):
+            progress.note(slowdown[1](*slowdown[0].rates))
         report_progress()
     latest_record = flush_metrics() or latest_record
     save_checkpoint()
@@ -748,7 +799,7 @@ def main(argv=None) -> int:
     try:
         device = backend.use(args.device)
     except backend.BackendError as err:
-        parser.error(str(err))
+        parser.fail(str(err))
     if args.resume:
         config, out, saved = resumed_config(args, parser)
     else:
@@ -790,7 +841,7 @@ def main(argv=None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomically(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
-        parser.error(f"cannot write the run directory {out}: {describe_os_error(err)}")
+        parser.fail(f"cannot write the run directory {out}: {describe_os_error(err)}")
     until = describe_limits(dict(steps=max_steps, epochs=max_epochs), seconds_left=max_seconds)
     print(f"tinygan: {data_label(config)} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
@@ -808,9 +859,15 @@ def main(argv=None) -> int:
     previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
+    slowdown = None
+    if device == "cpu" and (backend.blas_threads() or 1) > 1:
+        slowdown = (SlowdownWatch(), lambda best, now: (
+            f"tinygan: training slowed from {best:.0f} to {now:.0f} steps/s. If other work is using the CPU, "
+            f"one BLAS thread is often much faster then: Ctrl-C, then python -m tinygan.train --resume "
+            f"--out {out} --threads 1"))
     try:
         reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
-                     real_for_plots=real_for_plots)
+                     real_for_plots=real_for_plots, slowdown=slowdown)
     except TrainingError as err:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
@@ -889,11 +946,11 @@ def resumed_config(args, parser):
     try:
         arrays, meta = checkpoint.load(path)
     except checkpoint.CheckpointError as err:
-        parser.error(f"cannot resume: {err}")
+        parser.fail(f"cannot resume: {err}")
     try:
         config = Config.from_dict(meta["config"])
     except (TypeError, ValueError, KeyError) as err:
-        parser.error(f"cannot resume: {path}: its config does not fit this tinygan ({err})")
+        parser.fail(f"cannot resume: {path}: its config does not fit this tinygan ({err})")
     asked = explicit_settings(args)
     option_for_field = {name: name for name in asked}  # config field -> the option the user typed
     if "lr" in asked:  # as in config_from_args: --lr-g and --lr-d take precedence over --lr
