@@ -505,34 +505,33 @@ class Progress:
 
 
 class SlowdownWatch:
-    """Notices when training runs at under ``ratio`` of the best pace it has had.
+    """Notices when training steps run at under ``ratio`` of the best pace they have had.
 
-    ``tick(step, now)`` after every step; it returns True once, at the end of the
-    ``windows``-th window of ``window_steps`` steps in a row that each went slower than
-    ``ratio`` times the fastest window so far.  On a CPU that other work keeps busy,
-    NumPy's BLAS, splitting every product over all cores, waits at each one for the
-    thread that did not get a core: the README measured 856 steps in 30 s on two threads
-    beside a busy loop and 2,546 on one.  One slow window is no news (an epoch's end
-    draws pictures and saves a checkpoint); several in a row are.
+    ``tick(seconds)`` after every step, with the time the step took; it returns True
+    once, at the end of the ``windows``-th window of ``window_steps`` steps in a row that
+    each went slower than ``ratio`` times the fastest window so far.  On a CPU that other
+    work keeps busy, NumPy's BLAS, splitting every product over all cores, waits at each
+    one for the thread that did not get a core: the README measured 856 steps in 30 s on
+    two threads beside a busy loop and 2,546 on one.  Only the steps' own time counts, so
+    an epoch's end (pictures, a checkpoint) does not look slow; one slow window can still
+    be a hiccup, several in a row are news.
     """
 
     def __init__(self, window_steps: int = 200, ratio: float = 0.4, windows: int = 3):
         self.window_steps, self.ratio, self.windows = window_steps, ratio, windows
-        self.window_start = None  # (step, time) where the current window began
+        self.steps, self.seconds = 0, 0.0  # in the current window
         self.best = 0.0  # steps/s of the fastest window so far
         self.slow_in_a_row = 0
         self.rates = (0.0, 0.0)  # (best, latest) steps/s, for the message
         self.warned = False
 
-    def tick(self, step: int, now: float) -> bool:
-        if self.window_start is None:
-            self.window_start = (step, now)
+    def tick(self, seconds: float) -> bool:
+        self.steps += 1
+        self.seconds += seconds
+        if self.steps < self.window_steps:
             return False
-        start_step, start_time = self.window_start
-        if step - start_step < self.window_steps:
-            return False
-        rate = (step - start_step) / max(now - start_time, 1e-9)
-        self.window_start = (step, now)
+        rate = self.steps / max(self.seconds, 1e-9)
+        self.steps, self.seconds = 0, 0.0
         if rate < self.ratio * self.best:
             self.slow_in_a_row += 1
         else:
@@ -640,7 +639,9 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
                             f"D(x) {r['d_real']:.2f} D(G(z)) {r['d_fake']:.2f}", force=force)
 
     while (reason := limit_reached()) is None:
+        step_start = time.monotonic()
         stats = trainer.train_step()
+        step_seconds = time.monotonic() - step_start
         values = (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)
         sums = list(values) if sums is None else [s + v for s, v in zip(sums, values)]
         count += 1
@@ -649,7 +650,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if trainer.epoch_done():
             trainer.start_next_epoch()
             latest_record = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or latest_record
-        if slowdown and slowdown[0].tick(trainer.step, time.monotonic()):
+        if slowdown and slowdown[0].tick(step_seconds):
             progress.note(slowdown[1](*slowdown[0].rates))
         report_progress()
     latest_record = flush_metrics() or latest_record
