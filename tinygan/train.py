@@ -594,10 +594,10 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if not count:
             return None
         values = [float(v) / count for v in sums]
-        if not all(math.isfinite(v) for v in values):
-            raise TrainingError(
-                f"a loss became {values[0] if not math.isfinite(values[0]) else values[1]} near step "
-                f"{trainer.step}; training stopped, and {last_checkpoint(ckpt)}. {SMALLER_LR}")
+        for name, value in zip(("loss_D", "loss_G", "mean D(x)", "mean D(G(z))"), values):
+            if not math.isfinite(value):
+                raise TrainingError(f"{name} became {value} near step {trainer.step}; training stopped, "
+                                    f"and {last_checkpoint(ckpt)}. {SMALLER_LR}")
         # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
                       epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
