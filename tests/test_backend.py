@@ -49,6 +49,11 @@ def test_gpu_without_a_device_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", fake)
     with pytest.raises(backend.BackendError, match="no usable GPU"):
         backend.use("gpu")
+    # a driver that answers, but counts no GPU: refused too, not a device that fails later
+    fake.cuda.runtime.getDeviceCount = lambda: 0
+    with pytest.raises(backend.BackendError, match="CuPy is installed but found no GPU"):
+        backend.use("gpu")
+    assert backend.device() == "cpu"
 
 
 def numpy_imports(tree):
@@ -179,3 +184,16 @@ def test_without_openblas_the_thread_count_is_unknown_and_left_alone(monkeypatch
     monkeypatch.setattr(backend, "_openblas_handle", False)  # as on Accelerate or MKL
     assert backend.blas_threads() is None
     assert backend.set_blas_threads(1) is False
+
+
+def test_an_injected_module_is_the_gpu_unless_named_otherwise():
+    """``use(module=...)`` stands in for CuPy: without a device name it reports "gpu", which
+    the command line reads to leave the host's BLAS threads alone."""
+    assert backend.use(module=FakeCupy()) == "gpu" and backend.device() == "gpu"
+
+
+def test_to_device_gives_the_asked_dtype_and_copies_nothing_otherwise():
+    a = np.arange(4, dtype=np.float32)
+    assert backend.to_device(a) is a
+    converted = backend.to_device(a, dtype="float64")
+    assert converted.dtype == np.float64 and np.array_equal(converted, a)

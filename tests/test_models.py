@@ -28,6 +28,11 @@ PRESETS = {
          "Dense(256, 784, init='xavier')", "Tanh()"],
         ["Dense(784, 256, init='xavier')", LEAKY, "Dropout(0.3)", "Dense(256, 256, init='xavier')", LEAKY,
          "Dropout(0.3)", "MinibatchStd(eps=1e-08)", "Dense(257, 1, init='xavier')"]),
+    "toy": (  # no tanh: the toy sets are not bounded
+        ["Dense(100, 128, init='xavier')", LEAKY, "Dense(128, 128, init='xavier')", LEAKY,
+         "Dense(128, 784, init='xavier')"],
+        ["Dense(784, 128, init='xavier')", LEAKY, "Dense(128, 128, init='xavier')", LEAKY,
+         "Dense(128, 1, init='xavier')"]),
 }
 
 
@@ -101,3 +106,14 @@ def test_every_preset_starts_with_zero_biases_and_takes_other_sizes(arch):
                 assert not layer.params["b"].any()
     z = Random(1).normal((4, 16))
     assert G(z).shape == (4, 20) and D(G(z)).shape == (4, 1)
+
+
+@pytest.mark.parametrize("arch", ["seed", "toy"])
+def test_every_preset_draws_the_dropout_seed_first_so_dropout_moves_no_weight(arch):
+    """build_gan's docstring: the rng gives D's dropout seed first, for every preset, then G's weights."""
+    rng = Random(0)
+    rng.generator.integers(2**31)  # the dropout seed, drawn even where there is no dropout
+    init = {"seed": "he", "toy": "xavier"}[arch]
+    first = nn.Dense(100, {"seed": 256, "toy": 128}[arch], init=init, rng=rng)
+    G, _ = models.build_gan(arch, Random(0), z_dim=100, data_dim=2 if arch == "toy" else 784)
+    np.testing.assert_array_equal(G.layers[0].params["W"], first.params["W"])

@@ -162,6 +162,16 @@ def test_threads_where_numpy_has_no_openblas_is_a_note_not_an_error(tmp_path, ca
     assert code == 2
 
 
+def test_a_resume_where_numpy_has_no_openblas_says_its_numbers_will_differ(capsys, monkeypatch):
+    """A run trained on 2 OpenBLAS threads, resumed on another BLAS: the count cannot be set back, and it says so."""
+    from tinygan import backend
+
+    monkeypatch.setattr(backend, "_openblas_handle", False)
+    assert train.choose_blas_threads(None, 2) == ""
+    out = capsys.readouterr().out
+    assert "this run trained with 2 BLAS threads of OpenBLAS, and NumPy here runs on another BLAS" in out
+
+
 def test_nan_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
     config = train.Config(data="mnist", arch="seed", batch_size=32, subset=300, ema=0.0)
     trainer = train.Trainer(config, train.load_training_data(config))
@@ -284,6 +294,31 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     assert code == 130
     left = float(re.search(r"\(until ([0-9.]+) s\)", out).group(1))  # to 0.01 s
     assert left == pytest.approx(300 - meta["seconds"], abs=0.01) and left < 300
+
+
+def test_a_resumed_run_whose_time_budget_is_spent_is_left_as_it_is(tmp_path, capsys):
+    """Stored limit 1 s of training, 5 s spent: nothing to train, and nothing rewritten."""
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    meta.update(seconds=5.0, limits={"steps": None, "epochs": None, "seconds": 1.0})
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    files = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    code, text, _ = run_cli(capsys, "--resume", "--out", out)
+    assert code == 0 and "already reached the limits it was last given (1 s of training in all)" in text, text
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == files
+
+
+def test_a_time_limit_is_stored_on_the_runs_clock(tmp_path, capsys):
+    """--max-seconds 60 on a run whose clock says 100 s: the run is to stop at 160 s of training in all."""
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    meta["seconds"] = 100.0
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "3", "--max-seconds", "60", "--no-eval")
+    assert code == 0, err
+    assert checkpoint.load(out / "checkpoint.npz")[1]["limits"] == {"steps": 3, "epochs": None, "seconds": 160.0}
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -418,6 +453,16 @@ def test_the_epochs_eta_counts_whole_iterations():
     assert train._eta(trainer, 1.0, 0.0, None, 2, None) == "8s"
     trainer.cursor = 4  # two iterations into the first epoch
     assert train._eta(trainer, 1.0, 0.0, None, 2, None) == "6s"
+
+
+def test_the_eta_is_the_nearest_limit_counted_from_where_the_run_is():
+    """Steps left (not all steps) at the current pace, the time budget less the time spent, and the nearer of two."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+    trainer.step = 100
+    assert train._eta(trainer, 10.0, 0.0, 150, None, None) == "5s"  # 50 steps left at 10 steps/s
+    assert train._eta(trainer, 10.0, 20.0, None, None, 300.0) == "4m40s"
+    assert train._eta(trainer, 10.0, 20.0, 150, None, 300.0) == "5s"
+    assert train._eta(trainer, 10.0, 20.0, None, None, None) == "-"
 
 
 def test_resume_given_the_checkpoint_file_names_the_directory(tmp_path, capsys):
@@ -608,12 +653,34 @@ def test_atomic_write_keeps_a_files_mode_and_refuses_a_write_protected_one(tmp_p
         assert protected.read_text() == "old"
 
 
+def test_a_file_the_user_may_not_write_is_refused_even_where_the_folder_allows_a_rename(tmp_path, monkeypatch):
+    """As a shell's > would (root may write anything, so here os.access says no for one file)."""
+    protected = tmp_path / "keep.npy"
+    protected.write_text("old")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: os.fspath(path) != str(protected) and real_access(path, mode))
+    with pytest.raises(PermissionError, match="write-protected"):
+        with checkpoint.atomic_write(protected) as f:
+            f.write(b"new")
+    assert protected.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["keep.npy"]
+
+
+def test_a_write_error_names_the_output_not_its_temporary_file(tmp_path):
+    """A full disk says "No space left" with no file name; the user should read which output it was."""
+    with pytest.raises(OSError) as error:
+        with checkpoint.atomic_write(tmp_path / "c.npz"):
+            raise OSError(28, "No space left on device")
+    assert error.value.filename == str(tmp_path / "c.npz") and list(tmp_path.iterdir()) == []
+
+
 def test_device_paths_and_pipes_are_written_in_place_not_replaced(tmp_path):
     """Replacing what /dev/stdout points to would cut a shell's `> report.txt`; such paths
     are opened and appended to, never renamed over."""
     assert checkpoint.writes_in_place("/dev/stdout") and checkpoint.writes_in_place("/dev/fd/63")
     assert checkpoint.writes_in_place("/dev/null")
     assert not checkpoint.writes_in_place(tmp_path / "a.json") and not checkpoint.writes_in_place(tmp_path / "new")
+    (tmp_path / "old.json").write_text("{}")  # an existing file in a writable folder: replaced whole, atomically
+    assert not checkpoint.writes_in_place(tmp_path / "old.json")
     assert not checkpoint.writes_in_place("/dev/shm/run/checkpoint.npz")  # a file system like any other
     if os.name == "posix":
         (tmp_path / "out.json").symlink_to("/dev/stdout")
@@ -951,6 +1018,7 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("arrays", "D_params", "NaN"), ("arrays", "opt_d_m_sum", "NaN"), ("arrays", "opt_g_v_sum", "negative"),
     ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
     ("meta", "blas_threads", 0), ("meta", "blas_threads", "2"),
+    ("config", "ema", 1.0),  # an average that never moves from the initial weights
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
     """Right names and shapes, values no run can have: one line naming the file, on resume
@@ -1070,6 +1138,39 @@ def test_a_second_ctrl_c_or_one_during_evaluation_ends_with_a_line(tmp_path, cap
     monkeypatch.setattr(train, "load_training_data", interrupted)  # Ctrl-C before training starts
     code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "c")
     assert code == 130 and "interrupted" in err
+
+
+def test_a_stop_for_a_loss_or_a_second_signal_during_training_is_one_line_and_its_code(tmp_path, capsys, monkeypatch):
+    """A NaN stop exits 1 (no mistake in the options); a second SIGTERM is named and exits 143."""
+    from tinygan.cli import Stopped
+
+    for error, code, words in ((train.TrainingError("loss_G became nan near step 3"), 1, "loss_G became nan"),
+                               (Stopped(signal.SIGTERM), 143, "stopped at once by a second SIGTERM")):
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(train, "run", fail)
+        result, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / str(code))
+        assert result == code and words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_second_ctrl_c_during_training_stops_at_once(tmp_path, capsys, monkeypatch):
+    """The first Ctrl-C asks for a stop at the next step; the second, through the handler train installs, stops now."""
+    def two_ctrl_cs(*args, stop_flag, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 10
+        while not stop_flag["stop"] and time.monotonic() < deadline:  # the handler runs between bytecodes
+            pass
+        assert stop_flag["stop"]  # the first one only asks for a stop
+        os.kill(os.getpid(), signal.SIGINT)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the handler raises here, between bytecodes
+            pass
+        return "done"  # reached only when the second Ctrl-C did not stop the run
+
+    monkeypatch.setattr(train, "run", two_ctrl_cs)
+    code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "r")
+    assert code == 130 and "stopped at once by a second Ctrl-C" in err, err
 
 
 def test_progress_does_not_repeat_its_last_line():
@@ -1209,6 +1310,12 @@ def test_pickles_in_a_checkpoint_or_samples_file_never_run(tmp_path):
     assert not marker.exists()
 
 
+def test_an_npz_without_metadata_is_not_a_checkpoint(tmp_path):
+    np.savez(tmp_path / "checkpoint.npz", G_params=np.zeros(3, np.float32))
+    with pytest.raises(checkpoint.CheckpointError, match="is not a tinygan checkpoint \\(no metadata\\)"):
+        checkpoint.load(tmp_path / "checkpoint.npz")
+
+
 def test_an_epoch_ends_when_a_whole_iteration_no_longer_fits():
     trainer = small_trainer(n=300, batch_size=100, d_steps=2, arch="seed", ema=0.0)  # 3 batches
     trainer.train_step()  # uses batches 1 and 2; a second iteration would need a 4th
@@ -1232,6 +1339,121 @@ def test_metrics_are_the_mean_of_the_steps_since_the_last_line(tmp_path, monkeyp
     seconds = record.pop("seconds")
     assert record == {"loss_d": 2.0, "loss_g": 3.0, "d_real": pytest.approx(0.6), "d_fake": pytest.approx(0.2),
                       "step": 3, "epochs_done": 0} and seconds >= 0
+
+
+def test_metrics_get_a_line_every_100_steps_and_where_training_stops(tmp_path, monkeypatch):
+    """The module docstring's "one JSON line per 100 steps" (and at the stop), for the command's default."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+
+    def fixed_step():
+        trainer.step += 1
+        return train.gan.StepStats(1.0, 2.0, 0.5, 0.25)
+
+    monkeypatch.setattr(trainer, "train_step", fixed_step)
+    train.run(trainer, tmp_path, max_steps=250, progress=train.Progress(open(os.devnull, "w")))
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [100, 200, 250]
+
+
+@pytest.mark.parametrize("stats, words", [((0.7, float("nan"), 0.5, 0.5), "loss_G became nan near step 5;"),
+                                          ((float("inf"), 0.7, 0.5, 0.5), "loss_D became inf near step 5;"),
+                                          ((0.7, 0.7, float("nan"), 0.5), r"mean D\(x\) became nan near step 5;")])
+def test_a_loss_that_is_not_finite_is_the_one_the_message_names(tmp_path, monkeypatch, stats, words):
+    """The message names the number that is not finite, never a finite one (0.7)."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+
+    def step_with(stats=stats):
+        trainer.step += 1
+        return train.gan.StepStats(*stats)
+
+    monkeypatch.setattr(trainer, "train_step", step_with)
+    with pytest.raises(train.TrainingError, match=words):
+        train.run(trainer, tmp_path, max_steps=100, log_every=5, progress=train.Progress(open(os.devnull, "w")))
+
+
+class FakeClock:
+    """``time`` for ``train``: ``monotonic()`` reads ``now``, which only the test moves."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def monotonic(self):
+        return self.now
+
+
+def test_the_progress_line_of_a_resumed_run_counts_this_invocations_steps(tmp_path, monkeypatch):
+    """A run resumed at step 1000 that takes a step a second goes at 1.0 steps/s, not 334."""
+    clock = FakeClock()
+    monkeypatch.setattr(train, "time", clock)
+    trainer = small_trainer(arch="seed", ema=0.0)
+    trainer.step = 1000
+
+    def one_second_step():
+        clock.now += 1.0
+        trainer.step += 1
+        return train.gan.StepStats(0.7, 0.7, 0.5, 0.5)
+
+    monkeypatch.setattr(trainer, "train_step", one_second_step)
+    stream = io.StringIO()
+    train.run(trainer, tmp_path, max_steps=1003, log_every=1, progress=train.Progress(stream))
+    assert "epoch 1 step 1003 1.0 steps/s ETA 0s" in stream.getvalue().splitlines()[-1]
+
+
+def test_the_slowdown_watch_times_the_steps_not_an_epochs_outputs(tmp_path, monkeypatch):
+    """An epoch's pictures and checkpoint take long on a busy disk; they must not count as a slow step."""
+    clock = FakeClock()
+    monkeypatch.setattr(train, "time", clock)
+    monkeypatch.setattr(train, "save_samples_figure", lambda *args: setattr(clock, "now", clock.now + 100))
+    monkeypatch.setattr(train, "save_curves", lambda *args: None)
+
+    class Recording:
+        rates = (0.0, 0.0)
+
+        def __init__(self):
+            self.seconds = []
+
+        def tick(self, seconds):
+            self.seconds.append(seconds)
+            return False
+
+    trainer = small_trainer(n=64, arch="seed", ema=0.0)  # 2 batches an epoch: epoch ends at steps 2 and 4
+    real_step = trainer.train_step
+
+    def step_of_a_tenth():
+        clock.now += 0.1
+        return real_step()
+
+    monkeypatch.setattr(trainer, "train_step", step_of_a_tenth)
+    watch = Recording()
+    train.run(trainer, tmp_path, max_steps=5, progress=train.Progress(open(os.devnull, "w")), slowdown=(watch, str))
+    assert watch.seconds == [pytest.approx(0.1)] * 5
+
+
+def test_the_slowdown_hint_keeps_a_line_of_its_own_on_a_terminal(tmp_path, monkeypatch):
+    """The hint is a note: on a terminal the next progress update would otherwise write over it."""
+    monkeypatch.setattr(train, "save_samples_figure", lambda *args: None)  # no pictures needed here
+    class FiresAtTheSecondStep:
+        rates = (150.0, 20.0)
+        ticks = 0
+
+        def tick(self, seconds):
+            self.ticks += 1
+            return self.ticks == 2
+
+    stream = Terminal()
+    trainer = small_trainer(arch="seed", ema=0.0)
+    train.run(trainer, tmp_path, max_steps=3, progress=train.Progress(stream),
+              slowdown=(FiresAtTheSecondStep(), lambda best, now: f"slowed from {best:.0f} to {now:.0f} steps/s"))
+    assert stream.getvalue().count("slowed") == 1
+    assert "\r" + "slowed from 150 to 20 steps/s".ljust(100) + "\n" in stream.getvalue()
+
+
+def test_a_checkpoint_carries_the_runs_clock_on_from_the_time_before(tmp_path):
+    """A resumed run's checkpoint adds its time to the clock it loaded, which the next resume continues."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+    trainer.seconds = 1000.0  # as loaded from a checkpoint
+    train.run(trainer, tmp_path, max_steps=2, progress=train.Progress(open(os.devnull, "w")))
+    assert 1000.0 < checkpoint.load(tmp_path / "checkpoint.npz")[1]["seconds"] < 1100.0
 
 
 def test_the_default_time_budget_applies_only_without_other_limits(tmp_path, capsys, monkeypatch):
@@ -1384,6 +1606,32 @@ def test_progress_off_a_terminal_is_a_line_every_ten_seconds():
     assert stream.getvalue() == "a\nc\n"
 
 
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
+def test_progress_on_a_terminal_is_one_line_redrawn_and_a_note_keeps_a_line_of_its_own():
+    """On a terminal each update goes back to the line's start (\\r), a note ends its line and
+    the same progress text is drawn again below it, and close ends the progress line."""
+    stream = Terminal()
+    progress = train.Progress(stream)
+    assert progress.tty and progress.every == 0.5
+    progress.update("step 5", force=True)
+    progress.note("slowed down")
+    progress.update("step 5", force=True)  # the note wrote over the line: it is drawn again
+    progress.close()
+    line = "\r" + "step 5".ljust(100)
+    assert stream.getvalue() == line + "\r" + "slowed down".ljust(100) + "\n" + line + "\n"
+    plain = io.StringIO()
+    off_terminal = train.Progress(plain)
+    off_terminal.update("step 5", force=True)
+    off_terminal.close()  # a plain line needs no ending
+    assert plain.getvalue() == "step 5\n"
+
+
 def test_a_data_set_of_exactly_one_batch_trains():
     config = train.Config(data="mnist", arch="seed", batch_size=32, subset=32)
     trainer = train.Trainer(config, train.load_training_data(config))
@@ -1442,6 +1690,25 @@ def test_configs_defaults_are_the_default_recipe():
     assert {name: getattr(config, name) for name in train.RECIPES["default"]} == train.RECIPES["default"]
 
 
+def test_a_config_from_an_older_checkpoint_with_an_extra_field_loads():
+    values = {**train.dataclasses.asdict(train.Config(arch="seed")), "extra": {}}  # what older versions stored
+    assert train.Config.from_dict(values) == train.Config(arch="seed")
+
+
+def test_a_checkpoint_one_iteration_before_its_epochs_end_resumes(tmp_path):
+    """Cursor 8 of 9 batches is a legal place to stop (one iteration is left), not a damaged state."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+    for _ in range(8):
+        trainer.train_step()
+    assert (trainer.cursor, trainer.batches_per_epoch) == (8, 9) and not trainer.epoch_done()
+    trainer.save(tmp_path / "checkpoint.npz")
+    resumed = small_trainer(arch="seed", ema=0.0)
+    resumed.load_state(*checkpoint.load(tmp_path / "checkpoint.npz"))
+    assert (resumed.step, resumed.cursor) == (8, 8)
+    resumed.train_step()
+    assert resumed.epoch_done()
+
+
 def test_the_slowdown_watch_speaks_once_after_several_slow_windows():
     watch = train.SlowdownWatch(window_steps=10, ratio=0.4, windows=3)
     said = []
@@ -1465,6 +1732,15 @@ def test_the_slowdown_watch_speaks_once_after_several_slow_windows():
     assert not any(steady.tick(0.02) for _ in range(1000))
     slowing = train.SlowdownWatch(window_steps=10)  # a gentle drift to half the pace is no collapse
     assert not any(slowing.tick(0.01 * (1 + s / 1000)) for s in range(1000))  # 100 to 50 steps/s
+
+
+def test_the_default_watch_speaks_after_three_slow_windows_of_200_steps():
+    """The command's watch (no arguments): 200-step windows, under 40% of the best pace, three in a row."""
+    watch = train.SlowdownWatch()
+    said = [watch.tick(0.01) for _ in range(200)]  # 100 steps/s
+    said += [watch.tick(0.03) for _ in range(599)]  # 33 steps/s: two windows and 199 steps of a third
+    assert not any(said)
+    assert watch.tick(0.03) and watch.rates == (pytest.approx(100), pytest.approx(1 / 0.03))
 
 
 def test_training_that_slows_down_gets_the_threads_hint_once(tmp_path, capsys, monkeypatch):
