@@ -260,7 +260,7 @@ def fig_mnist_run(steps=2400):
     2400 steps take under a minute on a laptop CPU."""
     from tinygan import train
 
-    config = train.Config()  # the "default" recipe: small LeakyReLU nets, dropout in D, EMA 0.999, batch 64
+    config = train.Config()  # the "default" recipe: small LeakyReLU nets, dropout in D, EMA 0.999, batch 256
     trainer = train.Trainer(config, train.load_training_data(config))
     keep = trainer.fixed_noise[:16]  # 16 of the 64 fixed noise vectors, as 4 x 4 tiles
     snaps, records, wanted = [], [], [0, 100, 400]
