@@ -24,7 +24,7 @@ Presets:
     What ``python -m tinygan.train`` uses: the ``seed`` sizes with LeakyReLU(0.2),
     Xavier initialisation, dropout 0.3 after D's hidden layers, and a minibatch
     standard deviation feature (``nn.MinibatchStd``) before D's last layer.  Small nets are
-    deliberate: in a budget of a few CPU minutes the number of steps matters more than
+    deliberate: in a budget of a few CPU minutes the number of examples seen matters more than
     width (measured in 240 s: a 1.5M+1.5M-parameter pair reached FD 24.4, this size 11.8,
     and 7.8 on a quieter machine).
     Dropout in D evened out the digit classes (the least common went from 4% of

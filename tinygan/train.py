@@ -58,7 +58,8 @@ def toy_datasets():
 # help.  Its batch of 256 with a rate of 8e-4 is gan.py's batch of 64 at 2e-4 scaled up
 # together (the linear scaling rule): the larger products use the CPU better, so five
 # minutes show D and G more examples, and two seeds reached FD 1.5 and 1.6 against 2.6 and
-# 2.5 (a larger batch at 2e-4 or 4e-4 did no better; lesson 10 has the measurements).
+# 2.5 (at the old rate a larger batch did worse, and batch 256 at 4e-4 no better; lesson 10
+# has the measurements).
 # "seed" and "pytorch-gan" keep the plain recipe of their sources, so comparisons are fair.
 RECIPES = {
     "default": dict(loss="nonsaturating", d_steps=1, batch_size=256, lr_g=8e-4, lr_d=8e-4,
@@ -726,7 +727,7 @@ def build_parser():
     p.add_argument("--lr-d", type=positive(float), default=None, help="learning rate of D")
     p.add_argument("--beta1", type=unit_interval(False), default=None, help="Adam β1")
     p.add_argument("--beta2", type=unit_interval(False), default=None, help="Adam β2")
-    p.add_argument("--batch-size", type=positive(int), default=None, help="examples per batch (default: the recipe's: 256 for --arch default, 64 for seed and pytorch-gan)")
+    p.add_argument("--batch-size", type=positive(int), default=None, help="examples per batch (default: the recipe's: 256 for --arch default, 64 for seed and pytorch-gan, 128 for toy)")
     p.add_argument("--z-dim", type=positive(int), default=None, help="noise dimension (default 100)")
     p.add_argument("--ema", type=unit_interval(False), default=None,
                    help="decay of the generator weights' moving average used for samples; 0 = off")
