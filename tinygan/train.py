@@ -727,7 +727,8 @@ def build_parser():
     p.add_argument("--lr-d", type=positive(float), default=None, help="learning rate of D")
     p.add_argument("--beta1", type=unit_interval(False), default=None, help="Adam β1")
     p.add_argument("--beta2", type=unit_interval(False), default=None, help="Adam β2")
-    p.add_argument("--batch-size", type=positive(int), default=None, help="examples per batch (default: the recipe's: 256 for --arch default, 64 for seed and pytorch-gan, 128 for toy)")
+    p.add_argument("--batch-size", type=positive(int), default=None, help="examples per batch (default: the recipe's: "
+                   + ", ".join(f"{recipe['batch_size']} for {arch}" for arch, recipe in RECIPES.items()) + ")")
     p.add_argument("--z-dim", type=positive(int), default=None, help="noise dimension (default 100)")
     p.add_argument("--ema", type=unit_interval(False), default=None,
                    help="decay of the generator weights' moving average used for samples; 0 = off")
