@@ -63,6 +63,8 @@ def main(argv=None):
         record("Dropout (train, mask fixed)", max(layer_errors(nn.Dropout(0.3, seed=i), x).values()))
         if x.std(axis=0).min() > 1e-2:  # every column spread well above sqrt(eps): see tests/test_layers.py
             record("MinibatchStd", max(layer_errors(nn.MinibatchStd(), x).values()))
+        if np.abs(x - x.mean(axis=0)).min() > 1e-4:  # away from |·|'s kink: see tests/test_layers.py
+            record("MinibatchMeanAbsDev", max(layer_errors(nn.MinibatchMeanAbsDev(), x).values()))
         a, t = rng.uniform(-15, 15, (b, 1)), rng.uniform(0, 1, (b, 1))
         record("bce_with_logits", rel_error(losses.bce_with_logits(a, t)[1],
                                             numerical_gradient(lambda: losses.bce_with_logits(a, t)[0], a)))

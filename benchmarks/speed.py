@@ -81,16 +81,12 @@ def torch_nets(arch):
     import torch
     from torch import nn
 
-    class MinibatchStd(nn.Module):
-        """tinygan's ``nn.MinibatchStd``: appends the mean over features of the batch's
-        standard deviation to every row."""
-
-        def __init__(self, eps=1e-8):
-            super().__init__()
-            self.eps = eps
+    class MinibatchMeanAbsDev(nn.Module):
+        """tinygan's ``nn.MinibatchMeanAbsDev``: appends the batch's mean absolute
+        deviation (over rows, then features) to every row."""
 
         def forward(self, x):
-            spread = (x.var(dim=0, unbiased=False) + self.eps).sqrt().mean()
+            spread = (x - x.mean(dim=0)).abs().mean()
             return torch.cat([x, spread.expand(x.shape[0], 1)], dim=1)
 
     leaky = lambda: nn.LeakyReLU(0.2)  # noqa: E731
@@ -110,7 +106,7 @@ def torch_nets(arch):
     elif arch == "default":  # the nets only: the EMA of the default recipe is not part of a step here
         G = nn.Sequential(nn.Linear(100, 256), leaky(), nn.Linear(256, 256), leaky(), nn.Linear(256, 784), nn.Tanh())
         D = nn.Sequential(nn.Linear(784, 256), leaky(), nn.Dropout(0.3), nn.Linear(256, 256), leaky(),
-                          nn.Dropout(0.3), MinibatchStd(), nn.Linear(257, 1))
+                          nn.Dropout(0.3), MinibatchMeanAbsDev(), nn.Linear(257, 1))
     else:
         raise SystemExit(f"no PyTorch twin for arch {arch!r} (choose seed, pytorch-gan or default)")
     return G, D

@@ -58,6 +58,23 @@ def kink_distance(net, caches):
     return d
 
 
+def spread_kink_distance(net, x):
+    """Smallest ``|x[n, f] − μ_f|`` at the input of any ``MinibatchMeanAbsDev`` of ``net``
+    for the batch ``x``: how far that layer's ``|·|`` is from its kink.
+
+    Runs ``net`` forward in train mode and puts its Dropout states back afterwards, so the
+    pass under test draws the same masks.  ``inf`` when ``net`` has no such layer.
+    """
+    states = net.get_rng_states()
+    d = np.inf
+    for layer in net.layers:
+        if isinstance(layer, nn.MinibatchMeanAbsDev):
+            d = min(d, float(xp.abs(x - x.mean(axis=0)).min()))
+        x = layer.forward(x, train=True)[0]
+    net.set_rng_states(states)
+    return d
+
+
 def network_error(net, loss_of_output, x):
     """Relative error of ``net.flat_grads`` for ``loss_of_output(net(x))`` vs finite differences.
 

@@ -9,27 +9,29 @@ import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from gradutil import TOL, kink_distance, network_error
+from gradutil import TOL, kink_distance, network_error, spread_kink_distance
 from tinygan import losses, nn
 from tinygan.backend import Random, to_numpy
 from tinygan.gradcheck import numerical_gradient, rel_error
 
 seeds = st.integers(0, 2**16)
-KINK = 1e-4  # a ReLU input this close to 0 could let x ± h straddle the kink (h = 1e-6)
+KINK = 1e-4  # a ReLU input (or an |x − μ|) this close to 0 could let x ± h straddle the kink (h = 1e-6)
+SPREADS = (None, nn.MinibatchStd, nn.MinibatchMeanAbsDev)
 
 
-def make_discriminator(rng, n_in=6, hidden=5, batchnorm=False, dropout=0.0, act="leaky", minibatch_std=False):
-    """A small D; ``minibatch_std`` adds the batch's mean standard deviation as one more
-    feature before the last layer, a statistic that couples the rows of a batch."""
+def make_discriminator(rng, n_in=6, hidden=5, batchnorm=False, dropout=0.0, act="leaky", spread=None):
+    """A small D; ``spread`` (``nn.MinibatchStd`` or ``nn.MinibatchMeanAbsDev``) adds the
+    batch's spread as one more feature before the last layer, a statistic that couples
+    the rows of a batch."""
     layers = [nn.Dense(n_in, hidden, rng=rng, dtype="float64")]
     if batchnorm:
         layers.append(nn.BatchNorm1d(hidden, dtype="float64"))
     layers.append(nn.LeakyReLU(0.2) if act == "leaky" else nn.ReLU())
     if dropout:
         layers.append(nn.Dropout(dropout, seed=int(rng.integers(0, 1000, ()))))
-    if minibatch_std:
-        layers.append(nn.MinibatchStd())
-    layers += [nn.Dense(hidden + minibatch_std, 1, rng=rng, dtype="float64")]
+    if spread is not None:
+        layers.append(spread())
+    layers += [nn.Dense(hidden + (spread is not None), 1, rng=rng, dtype="float64")]
     return nn.Sequential(layers)
 
 
@@ -73,17 +75,18 @@ def summed_d_loss(D, x_real, x_fake, smooth=1.0):
 
 @given(seed=seeds, n_real=st.integers(2, 6), n_fake=st.integers(2, 6), batchnorm=st.booleans(),
        smooth=st.sampled_from([1.0, 0.9]), order=st.sampled_from(["real-first", "fake-first"]),
-       minibatch_std=st.booleans())
-def test_discriminator_step_accumulates_real_and_fake(seed, n_real, n_fake, batchnorm, smooth, order,
-                                                       minibatch_std):
+       spread=st.sampled_from(SPREADS))
+def test_discriminator_step_accumulates_real_and_fake(seed, n_real, n_fake, batchnorm, smooth, order, spread):
     """GAN case 1: D's loss summed over a real and a fake batch, gradients accumulated.
 
-    BatchNorm and MinibatchStd make each row's logit depend on its whole batch: the real
-    batch's statistics and the fake batch's must each reach their own backward pass."""
+    BatchNorm and the minibatch spread layers make each row's logit depend on its whole
+    batch: the real batch's statistics and the fake batch's must each reach their own
+    backward pass."""
     rng = Random(seed)
-    D = make_discriminator(rng, batchnorm=batchnorm, minibatch_std=minibatch_std)
+    D = make_discriminator(rng, batchnorm=batchnorm, spread=spread)
     x_real = rng.normal((n_real, 6), dtype="float64") + 1.0
     x_fake = rng.normal((n_fake, 6), dtype="float64") * 0.5
+    assume(min(spread_kink_distance(D, x_real), spread_kink_distance(D, x_fake)) > KINK)
     _, analytic, kink = d_step_gradients(D, x_real, x_fake, smooth, order)
     assume(kink > KINK)
     numeric = numerical_gradient(lambda: summed_d_loss(D, x_real, x_fake, smooth), D.flat_params)
@@ -116,12 +119,13 @@ def frozen_d_generator_gradients(rng, G, D, z, kind):
 
 
 @given(seed=seeds, n=st.integers(2, 6), kind=st.sampled_from(losses.LOSSES), dropout=st.sampled_from([0.0, 0.3]),
-       minibatch_std=st.booleans())
-def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout, minibatch_std):
+       spread=st.sampled_from(SPREADS))
+def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout, spread):
     """GAN case 2: G's gradient is FD-correct; D's parameters and gradients stay untouched."""
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, dropout=dropout, minibatch_std=minibatch_std)
+    G, D = make_generator(rng), make_discriminator(rng, dropout=dropout, spread=spread)
     z = rng.normal((n, 3), dtype="float64")
+    assume(spread_kink_distance(D, G.forward(z)[0]) > KINK)
     analytic, g_loss, kink, (d_params, d_grads) = frozen_d_generator_gradients(rng, G, D, z, kind)
     assume(kink > KINK)
     np.testing.assert_array_equal(D.flat_params, d_params)
@@ -230,15 +234,14 @@ class RecordingOptimizer:
 
 
 @given(seed=seeds, n=st.integers(2, 6), batchnorm=st.booleans(), dropout=st.sampled_from([0.0, 0.3]),
-       minibatch_std=st.booleans())
-def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, batchnorm, dropout, minibatch_std):
+       spread=st.sampled_from(SPREADS))
+def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, batchnorm, dropout, spread):
     """The real ``gan.discriminator_step``: its first backward *writes* D's gradient
     (``accumulate=False``), so garbage left in ``flat_grads`` must not leak into the step."""
     from tinygan import gan
 
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, batchnorm=batchnorm, dropout=dropout,
-                                                   minibatch_std=minibatch_std)
+    G, D = make_generator(rng), make_discriminator(rng, batchnorm=batchnorm, dropout=dropout, spread=spread)
     x_real, z = rng.normal((n, 6), dtype="float64") + 1.0, rng.normal((n, 3), dtype="float64")
     D.flat_grads[...] = 1e3  # stale: what a previous step left behind
     d_rng, g_params = D.get_rng_states(), G.flat_params.copy()
@@ -252,8 +255,11 @@ def test_gan_discriminator_step_gradient_overwrites_stale_gradients(seed, n, bat
         return summed_d_loss(D, x_real, fake)
 
     D.set_rng_states(d_rng)
-    caches = D.forward(x_real)[1] + D.forward(fake)[1]
-    assume(kink_distance(D, caches[:len(D.layers)]) > KINK and kink_distance(D, caches[len(D.layers):]) > KINK)
+    spread_kink = spread_kink_distance(D, x_real)  # each with the masks its batch is given
+    real_caches = D.forward(x_real)[1]
+    spread_kink = min(spread_kink, spread_kink_distance(D, fake))
+    fake_caches = D.forward(fake)[1]
+    assume(min(kink_distance(D, real_caches), kink_distance(D, fake_caches), spread_kink) > KINK)
     assert rel_error(opt.seen, numerical_gradient(loss, D.flat_params)) < TOL
 
 

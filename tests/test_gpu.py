@@ -14,7 +14,7 @@ import re
 import numpy as np
 import pytest
 
-from gradutil import TOL, layer_errors
+from gradutil import TOL, layer_errors, spread_kink_distance
 from test_gan_gradients import (KINK, d_step_gradients, frozen_d_generator_gradients, make_discriminator,
                                 make_generator, summed_d_loss)
 from test_train import SMALL, run_cli
@@ -54,6 +54,7 @@ LAYERS = {
     "batchnorm": lambda: nn.BatchNorm1d(5, momentum=0.3, dtype="float64"),
     "dropout": lambda: nn.Dropout(0.3, seed=2),
     "minibatch_std": nn.MinibatchStd,
+    "minibatch_mean_abs_dev": nn.MinibatchMeanAbsDev,
 }
 
 
@@ -76,13 +77,15 @@ def test_every_layer_backward_matches_finite_differences_on_gpu(cupy, name, trai
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("batchnorm, minibatch_std", [(False, False), (True, False), (False, True)])
+@pytest.mark.parametrize("batchnorm, spread", [(False, None), (True, None), (False, nn.MinibatchStd),
+                                                (False, nn.MinibatchMeanAbsDev)])
 @pytest.mark.parametrize("order", ["real-first", "fake-first"])
-def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchnorm, minibatch_std, order):
+def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchnorm, spread, order):
     rng = Random(seed)
-    D = make_discriminator(rng, batchnorm=batchnorm, minibatch_std=minibatch_std)
+    D = make_discriminator(rng, batchnorm=batchnorm, spread=spread)
     x_real = rng.normal((5, 6), dtype="float64") + 1.0
     x_fake = rng.normal((4, 6), dtype="float64") * 0.5
+    assert min(spread_kink_distance(D, x_real), spread_kink_distance(D, x_fake)) > KINK  # true for these seeds
     _, analytic, kink = d_step_gradients(D, x_real, x_fake, 0.9, order)
     assert kink > KINK  # these seeds keep every ReLU input away from 0
     assert isinstance(analytic, cupy.ndarray)
@@ -92,11 +95,12 @@ def test_discriminator_step_accumulates_real_and_fake_on_gpu(cupy, seed, batchno
 
 @pytest.mark.parametrize("kind", losses.LOSSES)
 @pytest.mark.parametrize("seed", [0, 1])
-@pytest.mark.parametrize("minibatch_std", [False, True])
-def test_generator_step_through_frozen_discriminator_on_gpu(cupy, kind, seed, minibatch_std):
+@pytest.mark.parametrize("spread", [None, nn.MinibatchStd, nn.MinibatchMeanAbsDev])
+def test_generator_step_through_frozen_discriminator_on_gpu(cupy, kind, seed, spread):
     rng = Random(seed)
-    G, D = make_generator(rng), make_discriminator(rng, dropout=0.3, minibatch_std=minibatch_std)
+    G, D = make_generator(rng), make_discriminator(rng, dropout=0.3, spread=spread)
     z = rng.normal((5, 3), dtype="float64")
+    assert spread_kink_distance(D, G.forward(z)[0]) > KINK  # true for these seeds
     analytic, g_loss, kink, (d_params, d_grads) = frozen_d_generator_gradients(rng, G, D, z, kind)
     assert kink > KINK  # true for these seeds
     assert isinstance(analytic, cupy.ndarray)

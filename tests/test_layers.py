@@ -120,6 +120,42 @@ def test_minibatch_std(x, eps):
     assert max(errors.values()) < TOL, errors
 
 
+@given(x=inputs())
+def test_minibatch_mean_abs_dev(x):
+    # |x − μ| has a kink at x = μ: keep every entry 1e-4 away, so that x ± h (h = 1e-6)
+    # never straddles it; everywhere else the layer is piecewise linear, and exact
+    assume(np.abs(x - x.mean(axis=0)).min() > 1e-4)
+    errors = layer_errors(nn.MinibatchMeanAbsDev(), x)
+    assert max(errors.values()) < TOL, errors
+
+
+def test_minibatch_mean_abs_dev_appends_the_mean_absolute_deviation():
+    x = np.random.default_rng(0).normal(2.0, 3.0, size=(16, 5))
+    y, _ = nn.MinibatchMeanAbsDev().forward(x)
+    assert y.shape == (16, 6) and y.dtype == x.dtype
+    np.testing.assert_array_equal(y[:, :5], x)
+    np.testing.assert_allclose(y[:, 5], np.abs(x - x.mean(axis=0)).mean(), rtol=1e-12)
+    y32, _ = nn.MinibatchMeanAbsDev().forward(x.astype(np.float32))
+    assert y32.dtype == np.float32
+
+
+def test_minibatch_spreads_push_a_far_row_differently():
+    """Why the default D uses the mean absolute deviation: the standard deviation's
+    gradient on a row grows with the row's distance from the batch mean, so one far-out
+    sample is pushed out many times harder than a typical one; the MAD's push on any row
+    is at most 2/(N·F)."""
+    x = np.random.default_rng(0).normal(size=(64, 1))
+    x[-1] = 30.0  # one far-out row
+    dy = np.zeros((64, 2))
+    dy[:, 1] = 1  # the loss is the spread itself, as read by every row
+    push = {}
+    for layer in (nn.MinibatchStd(), nn.MinibatchMeanAbsDev()):
+        push[type(layer).__name__] = np.abs(layer.backward(dy, layer.forward(x)[1])[:, 0]) / 64  # |∂spread/∂x|
+    std, mad = push["MinibatchStd"], push["MinibatchMeanAbsDev"]
+    assert std[-1] / np.median(std[:-1]) > 20  # 38 here
+    assert mad[-1] / np.median(mad[:-1]) < 2.5 and mad.max() <= 2 / 64  # 2.4 here
+
+
 def test_minibatch_std_appends_the_mean_standard_deviation():
     x = np.random.default_rng(0).normal(2.0, 3.0, size=(16, 5))
     y, _ = nn.MinibatchStd(eps=1e-8).forward(x)
@@ -138,6 +174,15 @@ def test_minibatch_std_constant_batch_is_finite():
     dx = layer.backward(np.ones_like(y), cache)
     assert np.all(np.isfinite(y)) and np.all(np.isfinite(dx)) and dx.dtype == np.float32
     np.testing.assert_array_equal(dx, 1)  # nothing flows through the spread when no row differs
+
+def test_minibatch_mean_abs_dev_constant_batch_is_finite():
+    layer = nn.MinibatchMeanAbsDev()
+    x = np.full((8, 3), 5.0, dtype=np.float32)
+    y, cache = layer.forward(x)
+    dx = layer.backward(np.ones_like(y), cache)
+    assert np.all(y[:, 3] == 0) and dx.dtype == np.float32
+    np.testing.assert_array_equal(dx, 1)  # sign(0) = 0: nothing flows through the spread
+
 
 def test_batchnorm_statistics_match_definitions():
     rng = np.random.default_rng(0)
@@ -243,7 +288,8 @@ def batch_shaped(state, n):
 
 
 LAYERS = [lambda: nn.Dense(3, 2), nn.ReLU, lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid,
-          lambda: nn.BatchNorm1d(3), lambda: nn.Dropout(0.5), nn.MinibatchStd]
+          lambda: nn.BatchNorm1d(3), lambda: nn.Dropout(0.5), nn.MinibatchStd,
+          nn.MinibatchMeanAbsDev]
 
 
 @pytest.mark.parametrize("train", [True, False])

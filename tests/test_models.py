@@ -27,7 +27,7 @@ PRESETS = {
         ["Dense(100, 256, init='xavier')", LEAKY, "Dense(256, 256, init='xavier')", LEAKY,
          "Dense(256, 784, init='xavier')", "Tanh()"],
         ["Dense(784, 256, init='xavier')", LEAKY, "Dropout(0.3)", "Dense(256, 256, init='xavier')", LEAKY,
-         "Dropout(0.3)", "MinibatchStd(eps=1e-08)", "Dense(257, 1, init='xavier')"]),
+         "Dropout(0.3)", "MinibatchMeanAbsDev()", "Dense(257, 1, init='xavier')"]),
     "toy": (  # no tanh: the toy sets are not bounded
         ["Dense(100, 128, init='xavier')", LEAKY, "Dense(128, 128, init='xavier')", LEAKY,
          "Dense(128, 784, init='xavier')"],

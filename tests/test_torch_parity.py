@@ -20,6 +20,14 @@ class TorchMinibatchStd(torch.nn.Module):
         return torch.cat([x, spread.expand(x.shape[0], 1)], dim=1)
 
 
+class TorchMinibatchMeanAbsDev(torch.nn.Module):
+    """``nn.MinibatchMeanAbsDev`` written with PyTorch ops, differentiated by autograd."""
+
+    def forward(self, x):
+        spread = (x - x.mean(dim=0)).abs().mean()
+        return torch.cat([x, spread.expand(x.shape[0], 1)], dim=1)
+
+
 def twin(net):
     """A torch.nn.Sequential with the same layers and weights as a tinygan Sequential."""
     layers = []
@@ -37,6 +45,8 @@ def twin(net):
         elif isinstance(layer, nn.MinibatchStd):
             assert layer.eps == 1e-8
             layers.append(TorchMinibatchStd())
+        elif isinstance(layer, nn.MinibatchMeanAbsDev):
+            layers.append(TorchMinibatchMeanAbsDev())
         else:
             layers.append({nn.ReLU: torch.nn.ReLU, nn.Tanh: torch.nn.Tanh, nn.Sigmoid: torch.nn.Sigmoid}[type(layer)]())
     return torch.nn.Sequential(*layers)
@@ -53,19 +63,20 @@ def torch_grads(model):
     return torch.cat(parts).numpy()
 
 
-def make_pair(seed, minibatch_std=False):
+def make_pair(seed, spread=None):
     rng = Random(seed)
-    head = [nn.MinibatchStd(), nn.Dense(9, 1, rng=rng, dtype="float64")] if minibatch_std else \
+    head = [spread(), nn.Dense(9, 1, rng=rng, dtype="float64")] if spread is not None else \
         [nn.Dense(8, 1, rng=rng, dtype="float64")]
     D = nn.Sequential(nn.Dense(12, 16, rng=rng, dtype="float64"), nn.BatchNorm1d(16, eps=0.8, dtype="float64"),
                       nn.LeakyReLU(0.2), nn.Dense(16, 8, rng=rng, dtype="float64"), nn.Tanh(), *head)
     return D, twin(D), rng
 
 
-@pytest.mark.parametrize("minibatch_std", [False, True])
+@pytest.mark.parametrize("spread", [None, nn.MinibatchStd, nn.MinibatchMeanAbsDev],
+                         ids=["no-spread", "std", "mean-abs-dev"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_discriminator_step_gradients_match_torch(seed, minibatch_std):
-    D, T, rng = make_pair(seed, minibatch_std)
+def test_discriminator_step_gradients_match_torch(seed, spread):
+    D, T, rng = make_pair(seed, spread)
     x_real, x_fake = rng.normal((9, 12), dtype="float64"), rng.normal((7, 12), dtype="float64")
     real_logits, rc = D.forward(x_real)
     fake_logits, fc = D.forward(x_fake)

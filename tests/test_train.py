@@ -943,7 +943,26 @@ def test_format_1_checkpoint_still_samples_but_does_not_resume(tmp_path, capsys,
     G, config = sample.load_generator(tmp_path)
     assert config.arch == "seed" and np.all(np.isfinite(G(np.zeros((2, 100), np.float32))))
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path, "--steps", "4")
-    assert code == 2 and "checkpoint format 1, this tinygan reads format 2" in err
+    assert code == 2 and "checkpoint format 1, this tinygan reads format 3" in err
+    assert "can still be sampled" in err and "start a new run" in err
+
+
+def test_format_2_default_run_samples_but_does_not_resume(tmp_path, capsys, monkeypatch):
+    """Format 3 changed the default preset's D (mean absolute deviation for its spread
+    feature) without changing a shape: a format-2 default run must not resume into it."""
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path)[0] == 0
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
+    assert meta["config"]["arch"] == "default"
+    monkeypatch.setattr(checkpoint, "FORMAT_VERSION", 2)
+    checkpoint.save(tmp_path / "checkpoint.npz", arrays, meta)
+    monkeypatch.undo()
+    G, config = sample.load_generator(tmp_path)
+    assert config.arch == "default" and np.all(np.isfinite(G(np.zeros((2, 100), np.float32))))
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path, "--steps", "4")
+    assert code == 2 and "checkpoint format 2, this tinygan reads format 3" in err
+    assert "\n" not in err.strip() and "Traceback" not in err
 
 
 # --- what a careful user meets: wrong paths, hand-made files, Ctrl-C at odd moments ------------

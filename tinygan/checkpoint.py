@@ -24,10 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT_VERSION = 2  # 2: Adam state stored as weighted sums (m_sum, v_sum)
-# Formats whose networks (parameters, BatchNorm statistics, config) read the same as now:
+# 2: Adam state stored as weighted sums (m_sum, v_sum).  3: the default preset's D measures
+# its batch's spread by the mean absolute deviation (nn.MinibatchMeanAbsDev), not the
+# standard deviation: same shapes, so only the version tells an older D apart.
+FORMAT_VERSION = 3
+# Formats whose generators (parameters, BatchNorm statistics, config) read the same as now:
 # enough for sampling and evaluation, though not for resuming training.
-NETWORK_FORMATS = (1, 2)
+NETWORK_FORMATS = (1, 2, 3)
 
 
 class CheckpointError(ValueError):

@@ -355,7 +355,41 @@ class Dropout(Layer):
         return f"Dropout({self.p})"
 
 
-class MinibatchStd(Layer):
+class MinibatchSpread(Layer):
+    """Base of the layers that append one measure of the batch's spread to every row.
+
+    For ``x: (batch, F)`` with ``N`` rows, ``y = [x, spread(x)]``: ``(batch, F + 1)``,
+    where ``spread`` is one number for the whole batch, defined by a subclass's
+    ``spread(x)``, which returns it with its gradient ``∂spread/∂x: (batch, F)``.  All N
+    entries of the last column are the same ``spread``, so their upstream gradients add::
+
+        ∂L/∂x = dy[:, :F] + (Σ_n dy[n, F]) · ∂spread/∂x
+
+    The cache is ``∂spread/∂x``: each call keeps its own batch's.
+    """
+
+    def spread(self, x):
+        """x: (batch, F) -> (spread: 0-d, dspread_dx: (batch, F))."""
+        raise NotImplementedError
+
+    def forward(self, x, train=True):
+        """x: (batch, F) -> y: (batch, F + 1); cache = ∂spread/∂x."""
+        n, f = x.shape
+        spread, dspread_dx = self.spread(x)
+        y = xp.empty((n, f + 1), dtype=x.dtype)
+        y[:, :f] = x
+        y[:, f] = spread
+        return y, dspread_dx
+
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
+        """dout: (batch, F + 1) -> dx: (batch, F)."""
+        dspread_dx = cache
+        dx = dspread_dx * dout[:, -1].sum()
+        dx += dout[:, :-1]
+        return dx
+
+
+class MinibatchStd(MinibatchSpread):
     """Minibatch standard deviation (Karras et al. 2018, section 3), for flat features.
 
     Appends one feature to every row, the batch's ``spread``: the average over features
@@ -370,16 +404,16 @@ class MinibatchStd(Layer):
     A discriminator with this layer sees how varied a batch is, so a generator that
     sends every z to the same image, or nearly, makes a batch whose ``spread`` gives it
     away.  ``spread`` depends on every row, as BatchNorm's statistics do; it is the same
-    in train and eval mode (there are no running statistics).  Backward, for
-    ``dy: (batch, F + 1)``: all N entries of the last column are the same ``spread``, so
-    their upstream gradients add::
+    in train and eval mode (there are no running statistics).  Backward (see
+    :class:`MinibatchSpread` for the rest)::
 
         ∂spread/∂x[n, f] = (x[n, f] − μ_f) / (N · F · std_f)
-        ∂L/∂x = dy[:, :F] + (Σ_n dy[n, F]) · ∂spread/∂x
 
     (the μ term drops out of ∂σ²/∂x because Σ_n (x[n, f] − μ_f) = 0).  ``eps`` keeps
     ``std_f`` above 0, and so its derivative finite, when a feature is constant over the
-    batch.
+    batch.  The push on a row grows with its distance from the batch mean, so a generator
+    can raise ``spread`` most cheaply with a few far-out samples; lesson 10 measured
+    that happening in long runs, and :class:`MinibatchMeanAbsDev` does not reward it.
     """
 
     def __init__(self, eps: float = 1e-8):
@@ -388,26 +422,52 @@ class MinibatchStd(Layer):
             raise ValueError(f"MinibatchStd needs eps > 0, got {eps}")
         self.eps = eps
 
-    def forward(self, x, train=True):
-        """x: (batch, F) -> y: (batch, F + 1); cache = ∂spread/∂x = (x − μ) / (N·F·std)."""
+    def spread(self, x):
         n, f = x.shape
         centered = x - x.mean(axis=0)
         std = xp.sqrt((centered * centered).mean(axis=0) + self.eps)
-        y = xp.empty((n, f + 1), dtype=x.dtype)
-        y[:, :f] = x
-        y[:, f] = std.mean()
-        centered /= std * (n * f)
-        return y, centered
-
-    def backward(self, dout, cache, *, param_grads=True, accumulate=True):
-        """dout: (batch, F + 1) -> dx: (batch, F)."""
-        dspread_dx = cache
-        dx = dspread_dx * dout[:, -1].sum()
-        dx += dout[:, :-1]
-        return dx
+        centered /= std * (n * f)  # now ∂spread/∂x
+        return std.mean(), centered
 
     def __repr__(self):
         return f"MinibatchStd(eps={self.eps})"
+
+
+class MinibatchMeanAbsDev(MinibatchSpread):
+    """The batch's mean absolute deviation as one more feature of every row.
+
+    Like :class:`MinibatchStd`, with the spread of feature ``f`` measured by the mean
+    absolute deviation instead of the standard deviation::
+
+        μ_f = mean_n x[n, f]
+        spread = mean_f mean_n |x[n, f] − μ_f|                     one number
+        y = [x, spread]                                            (batch, F + 1)
+
+    Backward, with ``s[n, f] = sign(x[n, f] − μ_f)`` (the path through ``μ_f`` gives the
+    second term; unlike the deviations themselves, the signs need not sum to 0)::
+
+        ∂spread/∂x[n, f] = (s[n, f] − mean_m s[m, f]) / (N · F)
+
+    So no row is pushed by more than ``2/(N·F)``, however far it lies from the mean,
+    where ``MinibatchStd`` pushes a row in proportion to its distance.  That is why the
+    ``default`` preset uses this one: with the standard deviation, the generator learned
+    to raise the spread with a growing share of far-out blots, and runs got worse after
+    five minutes (lesson 10 has the measurements).  ``|·|`` has a kink where ``x[n, f] = μ_f``;
+    there the derivative used is that of ``sign(0) = 0``, as in PyTorch.  No ``eps`` is
+    needed: a constant feature has spread 0 and gradient 0.
+    """
+
+    def spread(self, x):
+        n, f = x.shape
+        centered = x - x.mean(axis=0)
+        signs = xp.sign(centered)
+        spread = xp.abs(centered, out=centered).mean()  # centered is not needed again
+        signs -= signs.mean(axis=0)
+        signs *= 1 / (n * f)  # now ∂spread/∂x
+        return spread, signs
+
+    def __repr__(self):
+        return "MinibatchMeanAbsDev()"
 
 
 class Sequential:
