@@ -454,7 +454,7 @@ class MinibatchMeanAbsDev(MinibatchSpread):
     to raise the spread with a growing share of far-out blots, and runs got worse after
     five minutes (lesson 10 has the measurements).  ``|·|`` has a kink where ``x[n, f] = μ_f``;
     there the derivative used is that of ``sign(0) = 0``, as in PyTorch.  No ``eps`` is
-    needed: a constant feature has spread 0 and gradient 0.
+    needed: a constant feature has spread 0 (up to the rounding of its mean) and gradient 0.
     """
 
     def spread(self, x):
