@@ -313,74 +313,6 @@ def fig_mnist_run(steps=2400):
 
 
 # ----------------------------------------------------------------------------- lesson 08
-def fig_blots(steps=(13_000, 26_000, 40_000)):
-    """Lesson 10's blots: the default recipe with D's spread feature measured by the
-    standard deviation (nn.MinibatchStd, as the preset had it) and by the mean absolute
-    deviation (the preset now), from the same initial weights.  FD of the EMA generator as
-    training goes on, and at the end the 32 of 10,000 samples farthest from the test
-    digits in the evaluator's features.  Two runs of 40,000 steps: about 20 minutes on
-    the 2-core development machine."""
-    from tinygan import classifier, evaluate, models, train
-    from tinygan.data import load_dataset
-
-    net = classifier.load_classifier()
-    test_features, _ = classifier.features_and_logits(net, load_dataset("mnist", "test")[0])
-    mu, cov = evaluate.feature_statistics(test_features)
-    precision = np.linalg.inv(cov)
-    config = train.Config()  # the default recipe, seed 0
-    data = train.load_training_data(config)
-    build = models.build_gan
-    results = {}
-    for spread in (nn.MinibatchStd, nn.MinibatchMeanAbsDev):
-        def with_spread(*args, **kwargs):
-            G, D = build(*args, **kwargs)
-            return G, nn.Sequential([spread() if isinstance(layer, nn.MinibatchSpread) else layer
-                                     for layer in D.layers])
-
-        models.build_gan = with_spread
-        try:
-            trainer = train.Trainer(config, data)
-        finally:
-            models.build_gan = build
-        fds = []
-        while trainer.step < steps[-1]:
-            if trainer.epoch_done():
-                trainer.start_next_epoch()
-            trainer.train_step()
-            if trainer.step in steps:
-                samples = trainer.sample(10_000)
-                features, _ = classifier.features_and_logits(net, samples)
-                fds.append(evaluate.frechet_distance(*evaluate.feature_statistics(features), mu, cov))
-                print(f"{spread.__name__}: step {trainer.step}, FD {fds[-1]:.2f}", flush=True)
-        centred = np.asarray(features, dtype=np.float64) - mu
-        distance = np.sqrt(np.einsum("ij,jk,ik->i", centred, precision, centred))
-        tiles = samples.reshape(-1, 28, 28)
-        border = np.concatenate([tiles[:, :3].reshape(len(tiles), -1), tiles[:, -3:].reshape(len(tiles), -1),
-                                 tiles[:, :, :3].reshape(len(tiles), -1), tiles[:, :, -3:].reshape(len(tiles), -1)], 1)
-        blots = float((border.mean(axis=1) > 0).mean())
-        results[spread.__name__] = (fds, samples[np.argsort(-distance)[:32]], blots)
-
-    fig = plt.figure(figsize=(11, 4.2))
-    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.15, 1.15])
-    ax = fig.add_subplot(grid[0, 0])
-    for (name, (fds, _, _)), color in zip(results.items(), (FAKE, REAL)):
-        ax.plot(steps, fds, "o-", color=color, label=name)
-    ax.set_xlabel("generator step")
-    ax.set_ylabel("FD (lower is better)")
-    ax.set_ylim(0, None)
-    ax.set_title("FD of the EMA generator", fontsize=10)
-    ax.legend(fontsize=8)
-    for i, (name, (fds, far, blots)) in enumerate(results.items()):
-        ax = fig.add_subplot(grid[0, i + 1])
-        ax.imshow(train.image_grid(far, cols=8), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(f"{name}: the 32 farthest of 10,000\n(white background: {blots:.1%} of samples)", fontsize=9)
-        ax.axis("off")
-    fig.suptitle(f"default recipe, seed 0, two BLAS threads: D's spread feature, {steps[-1]:,} steps", fontsize=11)
-    fig.tight_layout()
-    save(fig, "blots")
-    shrink(HERE / "blots.png")
-
-
 def fig_fd_sample_size():
     """FD of n *real* training digits against the test set: the bias of small samples."""
     from tinygan import data, evaluate
@@ -474,6 +406,74 @@ def fig_mode_collapse():
 
     _theory_figure("mode_collapse", lambda d: theory.run_mode_collapse(out=d)[0],
                    "7_mode_collapse.png")
+
+
+def fig_blots(steps=(13_000, 26_000, 40_000)):
+    """Lesson 10's blots: the default recipe with D's spread feature measured by the
+    standard deviation (nn.MinibatchStd, as the preset had it) and by the mean absolute
+    deviation (the preset now), from the same initial weights.  FD of the EMA generator as
+    training goes on, and at the end the 32 of 10,000 samples farthest from the test
+    digits in the evaluator's features.  Two runs of 40,000 steps: about 20 minutes on
+    the 2-core development machine."""
+    from tinygan import classifier, evaluate, models, train
+    from tinygan.data import load_dataset
+
+    net = classifier.load_classifier()
+    test_features, _ = classifier.features_and_logits(net, load_dataset("mnist", "test")[0])
+    mu, cov = evaluate.feature_statistics(test_features)
+    precision = np.linalg.inv(cov)
+    config = train.Config()  # the default recipe, seed 0
+    data = train.load_training_data(config)
+    build = models.build_gan
+    results = {}
+    for spread in (nn.MinibatchStd, nn.MinibatchMeanAbsDev):
+        def with_spread(*args, **kwargs):
+            G, D = build(*args, **kwargs)
+            return G, nn.Sequential([spread() if isinstance(layer, nn.MinibatchSpread) else layer
+                                     for layer in D.layers])
+
+        models.build_gan = with_spread
+        try:
+            trainer = train.Trainer(config, data)
+        finally:
+            models.build_gan = build
+        fds = []
+        while trainer.step < steps[-1]:
+            if trainer.epoch_done():
+                trainer.start_next_epoch()
+            trainer.train_step()
+            if trainer.step in steps:
+                samples = trainer.sample(10_000)
+                features, _ = classifier.features_and_logits(net, samples)
+                fds.append(evaluate.frechet_distance(*evaluate.feature_statistics(features), mu, cov))
+                print(f"{spread.__name__}: step {trainer.step}, FD {fds[-1]:.2f}", flush=True)
+        centred = np.asarray(features, dtype=np.float64) - mu
+        distance = np.sqrt(np.einsum("ij,jk,ik->i", centred, precision, centred))
+        tiles = samples.reshape(-1, 28, 28)
+        border = np.concatenate([tiles[:, :3].reshape(len(tiles), -1), tiles[:, -3:].reshape(len(tiles), -1),
+                                 tiles[:, :, :3].reshape(len(tiles), -1), tiles[:, :, -3:].reshape(len(tiles), -1)], 1)
+        blots = float((border.mean(axis=1) > 0).mean())
+        results[spread.__name__] = (fds, samples[np.argsort(-distance)[:32]], blots)
+
+    fig = plt.figure(figsize=(11, 4.2))
+    grid = fig.add_gridspec(1, 3, width_ratios=[1, 1.15, 1.15])
+    ax = fig.add_subplot(grid[0, 0])
+    for (name, (fds, _, _)), color in zip(results.items(), (FAKE, REAL)):
+        ax.plot(steps, fds, "o-", color=color, label=name)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("FD (lower is better)")
+    ax.set_ylim(0, None)
+    ax.set_title("FD of the EMA generator", fontsize=10)
+    ax.legend(fontsize=8)
+    for i, (name, (fds, far, blots)) in enumerate(results.items()):
+        ax = fig.add_subplot(grid[0, i + 1])
+        ax.imshow(train.image_grid(far, cols=8), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{name}: the 32 farthest of 10,000\n(white background: {blots:.1%} of samples)", fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"default recipe, seed 0, two BLAS threads: D's spread feature, {steps[-1]:,} steps", fontsize=11)
+    fig.tight_layout()
+    save(fig, "blots")
+    shrink(HERE / "blots.png")
 
 
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
