@@ -141,7 +141,7 @@ def test_real_train_digits_near_floor():
     r = evaluate.evaluate_samples(x[-10_000:])  # not the floor's random subset
     assert 0 < r["fd_real_floor"] < 2
     assert r["fd"] < 3 * r["fd_real_floor"]
-    # the floor is the documented random 10,000 (lesson 10 quotes 0.448), not the first 10,000
+    # the floor is the documented random 10,000 (lesson 12 quotes 0.448), not the first 10,000
     assert abs(r["fd_real_floor"] - 0.448) < 0.002
 
 

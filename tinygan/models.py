@@ -40,7 +40,7 @@ Presets:
     the batch's standard deviation with a growing share of white-background blots (1.4%
     of samples after 15 minutes), and the FD went from 1.5 at 300 s to 6.0 at 900 s.
     With the mean absolute deviation no such blots appeared and the FD kept falling.
-    Lesson 10 has the measurements.  The training settings that go
+    Lesson 12 has the measurements.  The training settings that go
     with it, the EMA generator among them, are ``RECIPES["default"]`` in ``tinygan.train``.
 ``toy``
     Small nets for the low-dimensional sets of ``tinygan.toy``.

@@ -412,7 +412,7 @@ class MinibatchStd(MinibatchSpread):
     (the μ term drops out of ∂σ²/∂x because Σ_n (x[n, f] − μ_f) = 0).  ``eps`` keeps
     ``std_f`` above 0, and so its derivative finite, when a feature is constant over the
     batch.  The push on a row grows with its distance from the batch mean, so a generator
-    can raise ``spread`` most cheaply with a few far-out samples; lesson 10 measured
+    can raise ``spread`` most cheaply with a few far-out samples; lesson 12 measured
     that happening in long runs, and :class:`MinibatchMeanAbsDev` does not reward it.
     """
 
@@ -452,7 +452,7 @@ class MinibatchMeanAbsDev(MinibatchSpread):
     where ``MinibatchStd`` pushes a row in proportion to its distance.  That is why the
     ``default`` preset uses this one: with the standard deviation, the generator learned
     to raise the spread with a growing share of far-out blots, and runs got worse after
-    five minutes (lesson 10 has the measurements).  ``|·|`` has a kink where ``x[n, f] = μ_f``;
+    five minutes (lesson 12 has the measurements).  ``|·|`` has a kink where ``x[n, f] = μ_f``;
     there the derivative used is that of ``sign(0) = 0``, as in PyTorch.  No ``eps`` is
     needed: a constant feature has spread 0 (up to the rounding of its mean) and gradient 0.
     """

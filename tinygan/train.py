@@ -60,7 +60,7 @@ def toy_datasets():
 # help.  Its batch of 256 with a rate of 8e-4 is gan.py's batch of 64 at 2e-4 scaled up
 # together (the linear scaling rule): the larger products use the CPU better, so five
 # minutes show D and G more examples, and two seeds reached FD 1.5 and 1.6 against 2.6 and
-# 2.5 (at the old rate a larger batch did worse, and batch 256 at 4e-4 no better; lesson 10
+# 2.5 (at the old rate a larger batch did worse, and batch 256 at 4e-4 no better; lesson 12
 # has the measurements).
 # "seed" and "pytorch-gan" keep the plain recipe of their sources, so comparisons are fair.
 RECIPES = {

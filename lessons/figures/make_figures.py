@@ -408,8 +408,9 @@ def fig_mode_collapse():
                    "7_mode_collapse.png")
 
 
+# ----------------------------------------------------------------------------- lesson 12
 def fig_blots(steps=(13_000, 26_000, 40_000)):
-    """Lesson 10's blots: the default recipe with D's spread feature measured by the
+    """Lesson 12's blots: the default recipe with D's spread feature measured by the
     standard deviation (nn.MinibatchStd, as the preset had it) and by the mean absolute
     deviation (the preset now), from the same initial weights.  FD of the EMA generator as
     training goes on, and at the end the 32 of 10,000 samples farthest from the test
