@@ -1,0 +1,217 @@
+"""Where a training step's time goes: matrix products against everything else, tinygan and PyTorch.
+
+    python benchmarks/products.py                                 # seed and pytorch-gan, batch 256
+    python benchmarks/products.py --arch pytorch-gan --batch-size 64 256
+
+``benchmarks/speed.py`` says how fast each library's step is; this script says why.  Per
+configuration it prints four lines (figures from one run on the 2-core development
+machine):
+
+    tinygan: step 33.0 ms = products 25.2 ms (4.07 GFLOP at 162 GFLOP/s) + the rest 7.8 ms (Adam's updates 4.6 ms of it)
+    alone:   tinygan's products back to back 26.4 ms (154 GFLOP/s)
+    torch:   step 35.1 ms = products 30.4 ms (4.35 GFLOP at 143 GFLOP/s) + the rest 4.6 ms
+    ratio:   now 1.06; with nothing but the products, in-step 1.39, alone 1.33; 1.25 leaves the rest 2.9 ms (it takes 7.8)
+
+- **step** is timed as ``speed.py`` times it: alternating blocks of the two libraries,
+  each in its own process, medians over ``--repeats`` blocks of ``--steps`` steps.
+- **tinygan's products** are the time inside ``nn.Dense.forward`` and ``.backward`` in
+  an instrumented run (the matrix products, with the bias add, the bias gradient's column
+  sum, and the broadcast multiply that replaces a product with an inner size of 1), and
+  their FLOPs are ``2·rows·in·out`` for every product those calls make.  The same run
+  times ``optim.Adam.update``.
+- **PyTorch's products** are the self time of ``aten::mm`` and ``aten::addmm`` (which
+  includes its bias add) under ``torch.profiler``, with FLOPs from the shapes it records.
+- **the rest** is the step minus its products: activations, BatchNorm, losses, the
+  noise, Adam, and the interpreter.
+- **alone** replays the exact products of one tinygan step (same shapes, same
+  transposes, same ``out=``) back to back on warm arrays: what this machine's BLAS gives
+  those shapes when nothing runs between them.
+- **ratio** is PyTorch's step time over tinygan's (``speed.py``'s ratio), then what it
+  would be if everything but tinygan's products took no time, and how many milliseconds
+  the rest may take for a ratio of ``--target`` with the products as they are in the step.
+
+On a shared virtual machine a block can be 10-30% slower than the next; the split comes
+from runs other than the step times', so run it twice before trusting a difference of a
+millisecond.  Without PyTorch only tinygan's lines are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # tinygan from this checkout
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # speed.py's steppers
+
+import speed  # noqa: E402
+
+
+def _timed_blocks(step, steps, repeats):
+    """Milliseconds per step: the median over ``repeats`` blocks of ``steps`` steps."""
+    per_step = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        per_step.append((time.perf_counter() - start) / steps * 1e3)
+    return statistics.median(per_step)
+
+
+def tinygan_breakdown(arch, batch, steps, repeats):
+    """``dict``: ms and FLOPs per step in ``nn.Dense``, ms in Adam's updates, and the
+    ms of the same products replayed alone."""
+    import numpy as np
+
+    from tinygan import nn, optim
+
+    products = []  # (a, b, out): one step's products, recorded by shape and layout
+    clock = {"seconds": 0.0, "flops": 0, "record": False, "adam": 0.0}
+    plain_forward, plain_backward = nn.Dense.forward, nn.Dense.backward
+    plain_update = optim.Adam.update
+
+    def update(self, g):
+        start = time.perf_counter()
+        plain_update(self, g)
+        clock["adam"] += time.perf_counter() - start
+
+    def forward(self, x, train=True):
+        start = time.perf_counter()
+        result = plain_forward(self, x, train)
+        clock["seconds"] += time.perf_counter() - start
+        clock["flops"] += 2 * x.shape[0] * self.n_in * self.n_out
+        if clock["record"]:
+            products.append((x, self.params["W"], None))
+        return result
+
+    def backward(self, dout, cache, *, param_grads=True, accumulate=True, input_grad=True):
+        start = time.perf_counter()
+        result = plain_backward(self, dout, cache, param_grads=param_grads, accumulate=accumulate,
+                                input_grad=input_grad)
+        clock["seconds"] += time.perf_counter() - start
+        flops = 2 * dout.shape[0] * self.n_in * self.n_out
+        clock["flops"] += flops * (param_grads + (input_grad and self.n_out > 1))
+        if clock["record"]:
+            if param_grads:
+                products.append((cache.T, dout, None if accumulate else self.grads["W"]))
+            if input_grad and self.n_out > 1:
+                products.append((dout, self.params["W"].T, None))
+        return result
+
+    step, _ = speed.tinygan_stepper(arch, batch)
+    for _ in range(10):
+        step()
+    nn.Dense.forward, nn.Dense.backward, optim.Adam.update = forward, backward, update
+    try:
+        clock["record"] = True
+        step()
+        clock["record"] = False
+        clock["seconds"], clock["flops"], clock["adam"] = 0.0, 0, 0.0
+        _timed_blocks(step, steps, repeats)
+    finally:
+        nn.Dense.forward, nn.Dense.backward, optim.Adam.update = plain_forward, plain_backward, plain_update
+    dense_ms = clock["seconds"] / (steps * repeats) * 1e3
+    adam_ms = clock["adam"] / (steps * repeats) * 1e3
+    flops = clock["flops"] / (steps * repeats)
+
+    # the same products, alone: fresh arrays of the same shapes and memory layouts
+    def like(a):
+        fresh = np.random.default_rng(0).standard_normal(a.shape).astype(a.dtype)
+        return np.asfortranarray(fresh) if a.flags.f_contiguous and not a.flags.c_contiguous else fresh
+
+    replay = [(like(a), like(b), None if out is None else np.empty_like(out)) for a, b, out in products]
+
+    def products_alone():
+        for a, b, out in replay:
+            if out is None:
+                a @ b
+            else:
+                np.matmul(a, b, out=out)
+
+    alone_ms = _timed_blocks(products_alone, steps, repeats)
+    return {"products_ms": dense_ms, "flops": flops, "adam_ms": adam_ms, "alone_ms": alone_ms,
+            "n_products": len(products)}
+
+
+def torch_breakdown(arch, batch, steps, repeats):
+    """``dict``: ms and FLOPs per step in ``aten::mm`` and ``aten::addmm``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step, _ = speed.torch_stepper(arch, batch)
+    for _ in range(10):
+        step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    micros, flops = 0.0, 0
+    for event in prof.key_averages(group_by_input_shape=True):
+        if event.key not in ("aten::mm", "aten::addmm"):
+            continue
+        micros += event.self_cpu_time_total
+        a, b = event.input_shapes[1:3] if event.key == "aten::addmm" else event.input_shapes[:2]
+        flops += 2 * a[0] * a[1] * b[1] * event.count
+    return {"products_ms": micros / 1e3 / steps, "flops": flops / steps}
+
+
+def _in_child(function, *args):
+    """``function(*args)`` in a fresh process, so that neither library's threads sit in the other's."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def describe(name, step_ms, split):
+    """One line: the step, its products (time, FLOPs, rate) and the rest."""
+    rate = split["flops"] / (split["products_ms"] / 1e3) / 1e9
+    line = (f"  {name + ':':8} step {step_ms:.1f} ms = products {split['products_ms']:.1f} ms "
+            f"({split['flops'] / 1e9:.2f} GFLOP at {rate:.0f} GFLOP/s) + the rest {step_ms - split['products_ms']:.1f} ms")
+    return line + (f" (Adam's updates {split['adam_ms']:.1f} ms of it)" if "adam_ms" in split else "")
+
+
+def main(argv=None):
+    from tinygan.cli import positive
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--arch", nargs="+", default=["seed", "pytorch-gan"], choices=["seed", "pytorch-gan", "default"])
+    p.add_argument("--batch-size", nargs="+", type=positive(int), default=[256])
+    p.add_argument("--steps", type=positive(int), default=20, help="steps per timed block")
+    p.add_argument("--repeats", type=positive(int), default=7, help="timed blocks per library; medians are reported")
+    p.add_argument("--target", type=float, default=1.25, help="the ratio to budget for (speed.py's target)")
+    args = p.parse_args(argv)
+    try:
+        importlib.metadata.version("torch")
+        have_torch = True
+    except importlib.metadata.PackageNotFoundError:
+        have_torch = False
+    makers = [speed.tinygan_stepper, speed.torch_stepper] if have_torch else [speed.tinygan_stepper]
+    print(f"# {os.cpu_count()} CPUs; ms per step: medians of {args.repeats} alternating blocks of {args.steps} "
+          f"steps (as speed.py times them), split by one instrumented run of each library")
+    for arch in args.arch:
+        for batch in args.batch_size:
+            print(f"arch={arch} batch={batch}", flush=True)
+            rates = speed.block_rates(makers, arch, batch, args.steps, args.repeats)
+            ours = _in_child(tinygan_breakdown, arch, batch, args.steps, args.repeats)
+            our_ms = 1e3 / statistics.median(rates[0])
+            print(describe("tinygan", our_ms, ours))
+            alone_rate = ours["flops"] / (ours["alone_ms"] / 1e3) / 1e9
+            print(f"  {'alone:':8} tinygan's products back to back {ours['alone_ms']:.1f} ms ({alone_rate:.0f} GFLOP/s)",
+                  flush=True)
+            if not have_torch:
+                continue
+            theirs = _in_child(torch_breakdown, arch, batch, args.steps, args.repeats)
+            their_ms = 1e3 / statistics.median(rates[1])
+            print(describe("torch", their_ms, theirs))
+            ratio = statistics.median(a / b for a, b in zip(*rates))
+            budget = their_ms / args.target - ours["products_ms"]
+            print(f"  {'ratio:':8} now {ratio:.2f}; with nothing but the products, in-step "
+                  f"{their_ms / ours['products_ms']:.2f}, alone {their_ms / ours['alone_ms']:.2f}; "
+                  f"{args.target:.2f} leaves the rest {budget:.1f} ms (it takes {our_ms - ours['products_ms']:.1f})",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

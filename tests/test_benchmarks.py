@@ -1,0 +1,49 @@
+"""The benchmark scripts count what they claim to count (they are not timed here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import sys
+
+from tinygan import nn, optim
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(monkeypatch):
+    """``benchmarks/products.py`` must count every product of ``gan.train_step`` once,
+    and none it skips.  For the ``seed`` nets, G 100-256-256-784 and D 784-256-256-1,
+    multiply-adds per row:
+
+    - G forward: 100·256 + 256·256 + 256·784 = 291,840;
+    - D forward on the real, the fake, and the fake again in the generator step:
+      3 · (784·256 + 256·256 + 256·1) = 3 · 266,496;
+    - D backward in the discriminator step, twice: every weight gradient (266,496) and
+      the input gradient of the middle layer only (65,536: the first layer's input is
+      data, and the last layer's, with one output, is a broadcast multiply);
+    - D backward in the generator step: input gradients of the first two layers only
+      (200,704 + 65,536), no weight gradients;
+    - G backward: every weight gradient (291,840) and the input gradients of all but the
+      first layer, whose input is noise (65,536 + 200,704).
+    """
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on it
+    monkeypatch.delitem(sys.modules, "speed", raising=False)  # and imports speed.py as "speed"
+    products = load("products")
+    plain = (nn.Dense.forward, nn.Dense.backward, optim.Adam.update)
+    batch = 8
+    result = products.tinygan_breakdown("seed", batch, steps=2, repeats=1)
+    per_row = (291_840 + 3 * 266_496 + 2 * (266_496 + 65_536) + (200_704 + 65_536)
+               + (291_840 + 65_536 + 200_704))
+    assert result["flops"] == 2 * batch * per_row
+    assert result["n_products"] == 3 + 9 + 2 * 4 + 2 + 5
+    assert (nn.Dense.forward, nn.Dense.backward, optim.Adam.update) == plain  # the timing wrappers are gone
+    for key in ("products_ms", "adam_ms", "alone_ms"):
+        assert result[key] > 0
