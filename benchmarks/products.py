@@ -7,10 +7,10 @@
 configuration it prints four lines (figures from one run on the 2-core development
 machine):
 
-    tinygan: step 33.0 ms = products 25.2 ms (4.07 GFLOP at 162 GFLOP/s) + the rest 7.8 ms (Adam's updates 4.6 ms of it)
-    alone:   tinygan's products back to back 26.4 ms (154 GFLOP/s)
-    torch:   step 35.1 ms = products 30.4 ms (4.35 GFLOP at 143 GFLOP/s) + the rest 4.6 ms
-    ratio:   now 1.06; with nothing but the products, in-step 1.39, alone 1.33; 1.25 leaves the rest 2.9 ms (it takes 7.8)
+    tinygan: step 33.2 ms = products 24.9 ms (4.07 GFLOP at 163 GFLOP/s) + the rest 8.3 ms (Adam's updates 4.6 ms of it)
+    alone:   tinygan's products back to back 24.1 ms (169 GFLOP/s)
+    torch:   step 34.7 ms = products 27.3 ms (4.35 GFLOP at 159 GFLOP/s) + the rest 7.4 ms
+    ratio:   now 1.04; with nothing but the products, in-step 1.39, alone 1.44; 1.25 leaves the rest 2.8 ms (it takes 8.3)
 
 - **step** is timed as ``speed.py`` times it: alternating blocks of the two libraries,
   each in its own process, medians over ``--repeats`` blocks of ``--steps`` steps.
@@ -179,7 +179,7 @@ def main(argv=None):
     p.add_argument("--batch-size", nargs="+", type=positive(int), default=[256])
     p.add_argument("--steps", type=positive(int), default=20, help="steps per timed block")
     p.add_argument("--repeats", type=positive(int), default=7, help="timed blocks per library; medians are reported")
-    p.add_argument("--target", type=float, default=1.25, help="the ratio to budget for (speed.py's target)")
+    p.add_argument("--target", type=positive(float), default=1.25, help="the ratio to budget for (speed.py's target)")
     args = p.parse_args(argv)
     try:
         importlib.metadata.version("torch")

@@ -32,7 +32,7 @@ generator step (PyTorch computes and discards them, 6.7% more matrix-product FLO
 PyTorch runs its products slower (133 GFLOP/s).  Everything else takes tinygan as long
 as PyTorch or longer: 3.1-3.2 ms against 2.2-2.4 for ``seed``, 8.2-8.3 ms against
 7.4-8.3 for ``pytorch-gan``, where Adam's updates alone take 4.3-4.6 ms.  A ratio of
-1.25 for ``pytorch-gan`` at batch 256 would leave 2.9 ms for all of that.  At batch 64
+1.25 for ``pytorch-gan`` at batch 256 would leave 2.8-2.9 ms for all of that.  At batch 64
 PyTorch's products run at 70-100 GFLOP/s against tinygan's 120-130, and in two runs of
 this script on one day the ratio was 1.37 and 1.39 for ``seed``, 1.23 and 1.32 for
 ``pytorch-gan``.
