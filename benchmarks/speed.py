@@ -22,20 +22,18 @@ blocks of ``--steps`` steps, after a warm-up; the two libraries' blocks alternat
 spell of a shared machine falls on both and the ratio stays comparable from run to run.  On a busy or virtual machine, single blocks still vary by 10-20%:
 use more ``--repeats`` before trusting a difference of a few percent.
 
-The ratio falls as the batch grows.  ``benchmarks/products.py`` splits each library's step
-into matrix products and the rest.  At batch 256 (two runs on the 2-core development
-machine) the products are 73-84% of either library's step, and
-tinygan's run at 158-165 GFLOP/s, within 3% of the same products timed alone.  tinygan's
-step is faster mostly because it does fewer of them: no weight gradients for D in the
-generator step (PyTorch computes and discards them, 6.7% more matrix-product FLOPs for
-``pytorch-gan`` and 10% for ``seed``, at any batch), and for ``seed`` also because
-PyTorch runs its products slower (133 GFLOP/s).  Everything else takes tinygan as long
-as PyTorch or longer: 3.1-3.2 ms against 2.2-2.4 for ``seed``, 8.2-8.3 ms against
-7.4-8.3 for ``pytorch-gan``, where Adam's updates alone take 4.3-4.6 ms.  A ratio of
-1.25 for ``pytorch-gan`` at batch 256 would leave 2.8-2.9 ms for all of that.  At batch 64
-PyTorch's products run at 70-100 GFLOP/s against tinygan's 120-130, and in two runs of
-this script on one day the ratio was 1.37 and 1.39 for ``seed``, 1.23 and 1.32 for
-``pytorch-gan``.
+The ratio falls as the batch grows; ``benchmarks/products.py`` shows why, and lesson 13
+reads its figures.  In two of its runs on the 2-core development machine, replaying each
+step's matrix products alone: at batch 64 both libraries did them at similar speed, and
+PyTorch spent two to three times as long as tinygan on everything else (its fixed cost
+per operation), so tinygan was 1.36-1.44 times as fast.  At batch 256 both libraries'
+products ran at 155-167 GFLOP/s, near this machine's rate, and were over two thirds of
+either step; tinygan's lead was mostly the arithmetic it skips (no weight gradients for
+D in the generator step, which PyTorch computes and discards: 6.7% more for
+``pytorch-gan``, 10.3% for ``seed``), while Adam and everything else took both libraries
+about as long.  With the products on both cores and the rest on one, perfectly
+overlapped, ``pytorch-gan`` at batch 256 could be at most 1.21-1.23 times as fast as
+PyTorch on that machine.
 """
 
 from __future__ import annotations

@@ -47,3 +47,32 @@ def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(monkeypatch)
     assert (nn.Dense.forward, nn.Dense.backward, optim.Adam.update) == plain  # the timing wrappers are gone
     for key in ("products_ms", "adam_ms", "alone_ms"):
         assert result[key] > 0
+
+
+def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(monkeypatch, tmp_path, capsys):
+    """``--plot`` draws one panel per configuration (a PNG that opens), and a path it
+    cannot write is refused in one line before any timing starts."""
+    import matplotlib.image
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "speed", raising=False)
+    products = load("products")
+    split = {"products_ms": 6.0, "alone_ms": 5.5, "adam_ms": 1.0, "flops": 1e9}
+    rows = [{"arch": "seed", "batch": 64, "ratio": 1.4, "steps": [("tinygan", 8.0, split), ("PyTorch", 11.0, split)]},
+            {"arch": "seed", "batch": 256, "ratio": None, "steps": [("tinygan", 9.0, split)]}]
+    path = tmp_path / "split.png"
+    products.plot_split(rows, path)
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > image.shape[1] / 3  # two panels stacked, not one strip
+
+    timed = []
+    monkeypatch.setattr(products.speed, "block_rates", lambda *args, **kwargs: timed.append(args))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    try:
+        products.main(["--plot", str(blocker / "split.png")])
+    except SystemExit as stop:
+        assert stop.code == 2
+    else:
+        raise AssertionError("an unwritable --plot path was accepted")
+    assert "cannot write --plot" in capsys.readouterr().err and not timed

@@ -5,7 +5,8 @@
 
 Each ``fig_<name>`` function draws ``lessons/figures/<name>.png``.  The figures are
 committed; rerun this script after changing code a figure shows.  Everything is seeded, so
-a rerun on the same machine draws the same pictures.  The number of BLAS threads changes
+a rerun on the same machine draws the same pictures, except ``step_time``, which is a
+timing.  The number of BLAS threads changes
 the order of sums inside matrix products, and a long training run amplifies those last
 bits: ``mode_collapse`` was drawn with ``OPENBLAS_NUM_THREADS=1``, as
 ``python -m tinygan.theory`` runs it.
@@ -475,6 +476,18 @@ def fig_blots(steps=(13_000, 26_000, 40_000)):
     fig.tight_layout()
     save(fig, "blots")
     shrink(HERE / "blots.png")
+
+
+# ----------------------------------------------------------------------------- lesson 13
+def fig_step_time():
+    """Lesson 13's split of a training step into matrix products, Adam's updates and the
+    rest, tinygan against PyTorch, drawn by ``benchmarks/products.py`` (which needs
+    PyTorch).  A timing: every run draws its own figure.  About five minutes on the
+    2-core development machine, which should be otherwise idle."""
+    sys.path.insert(0, str(HERE.parent.parent / "benchmarks"))
+    import products
+
+    products.main(["--batch-size", "64", "256", "--plot", str(HERE / "step_time.png")])
 
 
 FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith("fig_")}
