@@ -6,6 +6,8 @@ import importlib.util
 import pathlib
 import sys
 
+import pytest
+
 from tinygan import nn, optim
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
@@ -76,3 +78,24 @@ def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(m
     else:
         raise AssertionError("an unwritable --plot path was accepted")
     assert "cannot write --plot" in capsys.readouterr().err and not timed
+
+
+def test_products_counts_pytorchs_products_of_one_step_of_the_seed_nets(monkeypatch):
+    """PyTorch's side of ``benchmarks/products.py``: the FLOPs of ``aten::mm``/``addmm``
+    in one step of its textbook loop are tinygan's (see the test above) plus what that
+    loop does and tinygan does not: ``D``'s weight gradients in the generator step
+    (266,496 multiply-adds per row) and ``D``'s last input gradient as a product with an
+    inner size of 1 (256 per row), in each of its three backward passes."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "speed", raising=False)
+    products = load("products")
+    batch = 8
+    result = products.torch_breakdown("seed", batch, steps=2, repeats=1)
+    tinygan_per_row = 2_579_712
+    assert result["flops"] == 2 * batch * (tinygan_per_row + 266_496 + 3 * 256)
+    # the timing wrapper is gone (PyTorch wraps Adam.step itself when an optimizer is made,
+    # so the method cannot be compared with the one from before)
+    assert torch.optim.Adam.step.__name__ != "timed_step"
+    for key in ("products_ms", "adam_ms", "alone_ms", "profiled_ms"):
+        assert result[key] > 0
