@@ -23,18 +23,19 @@ spell of a shared machine falls on both and the ratio stays comparable from run 
 use more ``--repeats`` before trusting a difference of a few percent.
 
 The ratio falls as the batch grows; ``benchmarks/products.py`` shows why, and lesson 13
-reads its figures.  In two of its runs on the 2-core development machine, replaying each
-step's matrix products alone: at batch 64 both libraries did them at similar speed, and
-PyTorch spent 2.4-3.5 times as long as tinygan on everything else (a cost per operation
-that did not grow with the batch), so tinygan was 1.36-1.44 times as fast.  At batch 256
-both libraries' products ran at 155-167 GFLOP/s, near this machine's rate, and were over
-two thirds of either step.  tinygan's lead there was mostly the arithmetic it skips (no
-weight gradients for D in the generator step, which PyTorch computes and discards: 6.7%
-more for ``pytorch-gan``, 10.3% for ``seed``), plus, for ``seed``, half a millisecond of
-Adam (PyTorch's loops over its parameter tensors on a CPU); everything else took the two
-libraries within a millisecond or so of each other.  With the products on both cores and
-the rest on one, perfectly overlapped, ``pytorch-gan`` at batch 256 could be at most
-about 1.22-1.24 times as fast as PyTorch on that machine.
+reads its figures.  In two of its runs on the 2-core development machine, with each
+step's matrix products replayed alone: at batch 64 both libraries did the products at
+similar speed, and PyTorch spent 2.4-3.5 times as long as tinygan on everything else (a
+cost per operation that did not grow with the batch), so tinygan was 1.36-1.44 times as
+fast.  At batch 256 both libraries' products ran at 155-167 GFLOP/s, near this machine's
+rate, and were two thirds or more of either step.  tinygan skips 6.7% (``pytorch-gan``)
+to 10.3% (``seed``) of PyTorch's arithmetic: D's weight gradients in the generator step,
+which PyTorch computes and discards.  For ``seed`` that is 0.8-0.9 ms of a 2.0-2.3 ms
+lead; the rest is half a millisecond of Adam (PyTorch loops over its parameter tensors on
+a CPU) and 0.7-0.9 ms of everything else.  For ``pytorch-gan`` tinygan's everything else
+took 0.6-1.3 ms longer, leaving 1.6 ms.  With the products on both cores and the rest on
+one, perfectly overlapped, ``pytorch-gan`` at batch 256 could be at most about 1.22-1.24
+times as fast as PyTorch on that machine.
 """
 
 from __future__ import annotations
