@@ -149,9 +149,11 @@ def tinygan_breakdown(arch, batch, steps, repeats):
 
 
 def torch_breakdown(arch, batch, steps, repeats):
-    """``dict``: ms and FLOPs per step in ``aten::mm`` and ``aten::addmm``, and ms in
-    ``torch.optim.Adam.step`` (timed in a run without the profiler, whose overhead on
-    Adam's many small operations would count against it)."""
+    """``dict``: ms and FLOPs per step in ``aten::mm`` and ``aten::addmm`` under the
+    profiler (``products_ms``, ``flops``), the ms a step took under it (``profiled_ms``),
+    the same products replayed alone (``alone_ms``), and the ms in
+    ``torch.optim.Adam.step`` (``adam_ms``, timed in a run without the profiler, whose
+    overhead on Adam's many small operations would count against it)."""
     os.environ.setdefault("KINETO_LOG_LEVEL", "6")  # above its USDT level: no "profiler_start" lines
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -222,7 +224,8 @@ def plot_split(rows, path):
     its profiler, which adds to every call it times).
 
     rows: dicts with ``arch``, ``batch``, ``ratio`` (or None) and ``steps``, a list of
-    ``(library, step_ms, split)`` with ``split`` as ``describe`` takes it.
+    ``(library, step_ms, split)`` with ``split`` a ``*_breakdown`` dict (its ``alone_ms``
+    and ``adam_ms`` are drawn).
     """
     import matplotlib
 
