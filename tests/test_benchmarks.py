@@ -20,7 +20,15 @@ def load(name):
     return module
 
 
-def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(monkeypatch):
+@pytest.fixture
+def products(monkeypatch):
+    """``benchmarks/products.py`` as a module, with what loading it changes undone afterwards."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on it
+    monkeypatch.delitem(sys.modules, "speed", raising=False)  # and imports speed.py as "speed"
+    return load("products")
+
+
+def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(products):
     """``benchmarks/products.py`` must count every product of ``gan.train_step`` once,
     and none it skips.  For the ``seed`` nets, G 100-256-256-784 and D 784-256-256-1,
     multiply-adds per row:
@@ -36,9 +44,6 @@ def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(monkeypatch)
     - G backward: every weight gradient (291,840) and the input gradients of all but the
       first layer, whose input is noise (65,536 + 200,704).
     """
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ on it
-    monkeypatch.delitem(sys.modules, "speed", raising=False)  # and imports speed.py as "speed"
-    products = load("products")
     plain = (nn.Dense.forward, nn.Dense.backward, optim.Adam.update)
     batch = 8
     result = products.tinygan_breakdown("seed", batch, steps=2, repeats=1)
@@ -51,14 +56,12 @@ def test_products_counts_the_flops_of_one_gan_step_of_the_seed_nets(monkeypatch)
         assert result[key] > 0
 
 
-def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(monkeypatch, tmp_path, capsys):
+def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(products, monkeypatch, tmp_path,
+                                                                             capsys):
     """``--plot`` draws one panel per configuration (a PNG that opens), and a path it
     cannot write is refused in one line before any timing starts."""
     import matplotlib.image
 
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delitem(sys.modules, "speed", raising=False)
-    products = load("products")
     split = {"products_ms": 6.0, "alone_ms": 5.5, "adam_ms": 1.0, "flops": 1e9}
     rows = [{"arch": "seed", "batch": 64, "ratio": 1.4, "steps": [("tinygan", 8.0, split), ("PyTorch", 11.0, split)]},
             {"arch": "seed", "batch": 256, "ratio": None, "steps": [("tinygan", 9.0, split)]}]
@@ -80,16 +83,13 @@ def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(m
     assert "cannot write --plot" in capsys.readouterr().err and not timed
 
 
-def test_products_counts_pytorchs_products_of_one_step_of_the_seed_nets(monkeypatch):
+def test_products_counts_pytorchs_products_of_one_step_of_the_seed_nets(products):
     """PyTorch's side of ``benchmarks/products.py``: the FLOPs of ``aten::mm``/``addmm``
     in one step of its textbook loop are tinygan's (see the test above) plus what that
     loop does and tinygan does not: ``D``'s weight gradients in the generator step
     (266,496 multiply-adds per row) and ``D``'s last input gradient as a product with an
     inner size of 1 (256 per row), in each of its three backward passes."""
     torch = pytest.importorskip("torch")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.delitem(sys.modules, "speed", raising=False)
-    products = load("products")
     batch = 8
     result = products.torch_breakdown("seed", batch, steps=2, repeats=1)
     tinygan_per_row = 2_579_712
