@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import struct
+import types
 
 import numpy as np
 import pytest
@@ -362,3 +363,190 @@ def test_installed_fashion_mnist():
         assert x.shape == (n, 784) and x.dtype == np.float32, split
         assert x.min() == -1 and x.max() == 1, split
         assert np.bincount(y).tolist() == [n // 10] * 10, split
+
+
+# Tests below were added after a mutation pass over data.py: each fails on a change the
+# suite had let through.
+
+# data.py: IDX format
+
+def test_a_file_starting_with_0x1f_alone_is_a_bad_magic_number_not_corrupt_gzip(tmp_path):
+    """gzip is recognised by both magic bytes 1f 8b; a file whose first byte only is 0x1f
+    is no gzip stream and must be reported as a bad IDX magic number."""
+    path = tmp_path / "odd"
+    path.write_bytes(b"\x1f\x00" + idx_bytes(np.zeros(3, np.uint8))[2:])
+    with pytest.raises(DataError, match=r"odd: bad magic number 0x1f00"):
+        read_idx(path)
+
+
+def test_bytes_come_back_as_a_read_only_view_not_a_copy():
+    """parse_idx promises a view of the data for uint8/int8: 47 MB of MNIST is not copied."""
+    raw = idx_bytes(np.arange(12, dtype=np.uint8).reshape(3, 4))
+    out = parse_idx(raw)
+    assert not out.flags.writeable and not out.flags.owndata
+    assert np.shares_memory(out, np.frombuffer(raw, np.uint8))
+
+
+def test_a_missing_file_is_named_in_tinygans_words(tmp_path):
+    """read_idx says '<path>: no such file', not Python's '[Errno 2] ...' (the rewrapping)."""
+    with pytest.raises(FileNotFoundError, match=r"nothere\.gz: no such file$"):
+        read_idx(tmp_path / "nothere.gz")
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.float16, np.uint16])
+def test_write_idx_refuses_a_dtype_idx_cannot_store(tmp_path, dtype):
+    """An unsupported dtype is a ValueError naming the dtype and the choices, and no file
+    is written (without the check it is a bare KeyError from the code table)."""
+    with pytest.raises(ValueError, match=rf"IDX cannot store dtype {np.dtype(dtype)}; use one of: uint8"):
+        write_idx(tmp_path / "a.gz", np.zeros(3, dtype))
+    assert not (tmp_path / "a.gz").exists()
+
+
+def test_a_gzipped_idx_file_is_the_same_bytes_whenever_it_is_written(tmp_path, monkeypatch):
+    """write_idx uses mtime=0, so the same array gives the same .gz at any time of day."""
+    a = np.arange(50, dtype=np.int16)
+    written = []
+    for now in (1_000_000_000.0, 2_000_000_000.0):
+        monkeypatch.setattr(gzip, "time", types.SimpleNamespace(time=lambda now=now: now))
+        written.append(write_idx(tmp_path / f"{len(written)}.gz", a).read_bytes())
+    assert written[0] == written[1]
+    assert written[0][4:8] == bytes(4)  # the gzip header's MTIME field
+
+
+# data.py: checksum lists
+
+def test_a_checksum_list_may_have_blank_lines(tmp_path):
+    """Blank and whitespace-only lines (a hand-edited list, a trailing newline) are skipped."""
+    (tmp_path / "SHA256SUMS").write_text(f"\n{'ab' * 32}  a\n   \n{'cd' * 32}  b\n\n")
+    assert data.read_checksums(tmp_path / "SHA256SUMS") == {"a": "ab" * 32, "b": "cd" * 32}
+
+
+@pytest.mark.parametrize("line", [f"{'ab' * 32}", f"{'ab' * 32}  a  b"])
+def test_a_checksum_line_without_exactly_one_file_name_is_refused(tmp_path, line):
+    """'<digest>' alone (an IndexError without the check) or with two names is malformed."""
+    (tmp_path / "SHA256SUMS").write_text(f"{'cd' * 32}  ok\n{line}\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS:2: expected '<sha256>  <file name>'"):
+        data.read_checksums(tmp_path / "SHA256SUMS")
+
+
+def test_a_sha512_list_under_the_name_sha256sums_is_refused(tmp_path):
+    """A digest longer than 64 hex digits (sha512sum's output) is not a SHA-256."""
+    (tmp_path / "SHA256SUMS").write_text(f"{'ab' * 64}  t10k-labels-idx1-ubyte\n")
+    with pytest.raises(DataError, match=r"SHA256SUMS:1: expected '<sha256>  <file name>'"):
+        data.read_checksums(tmp_path / "SHA256SUMS")
+
+
+def test_a_stored_file_digest_in_capitals_is_accepted(tmp_path):
+    """The digest of the .gz as stored is compared case-insensitively, like the one of the
+    decompressed bytes."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][1]
+    stored = hashlib.sha256((tmp_path / f"{stem}.gz").read_bytes()).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{stored.upper()}  {stem}.gz\n")
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+def test_a_gzipped_file_without_gz_is_checked_against_its_decompressed_digest(tmp_path):
+    """An entry under the name without .gz is the digest of the decompressed bytes, even
+    when the file so named is gzipped: it must not also be checked as stored."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][1]
+    (tmp_path / f"{stem}.gz").rename(tmp_path / stem)  # gzipped, named like a raw file
+    digest = hashlib.sha256(gzip.decompress((tmp_path / stem).read_bytes())).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  {stem}\n")
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+# data.py: load_dataset
+
+def test_a_folder_named_like_a_gz_file_is_passed_over(tmp_path):
+    """_find takes files only: a directory called '<stem>.gz' beside the raw file is skipped."""
+    make_dataset(tmp_path, gz=False)
+    (tmp_path / f"{data.FILE_STEMS['test'][1]}.gz").mkdir()
+    assert load_dataset("mnist", "test", data_dir=tmp_path)[1].shape == (5,)
+
+
+def test_a_missing_data_dir_says_no_such_directory_without_the_fashion_hint(tmp_path):
+    """--data-dir that does not exist: 'no such directory', for either dataset, and no
+    advice to apt-get install a package the user did not ask for."""
+    for name in ("mnist", "fashion-mnist"):
+        with pytest.raises(FileNotFoundError, match=r"nowhere: no such directory$") as err:
+            load_dataset(name, "test", data_dir=tmp_path / "nowhere")
+        assert "apt-get" not in str(err.value)
+
+
+def test_a_missing_mnist_package_folder_does_not_advise_fashion_mnist(tmp_path, monkeypatch):
+    """The apt-get hint is for Fashion-MNIST's default folder only, not for MNIST's."""
+    monkeypatch.setattr(data, "PACKAGE_DATA", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match=r"absent: no such directory") as err:
+        load_dataset("mnist", "test")
+    assert "apt-get" not in str(err.value)
+
+
+def test_a_file_missing_from_the_installed_fashion_mnist_says_how_to_install(tmp_path, monkeypatch):
+    """The package folder is there but a file is not: the message still says how to get it."""
+    make_dataset(tmp_path)
+    (tmp_path / f"{data.FILE_STEMS['test'][1]}.gz").unlink()
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"t10k-labels-idx1-ubyte.*sudo apt-get install dataset-fashion"):
+        load_dataset("fashion-mnist", "test")
+
+
+def test_a_file_missing_from_a_fashion_data_dir_gives_no_install_hint(tmp_path):
+    """With --data-dir the user chose the folder: no apt-get advice for a file missing there."""
+    make_dataset(tmp_path)
+    (tmp_path / f"{data.FILE_STEMS['test'][1]}.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte") as err:
+        load_dataset("fashion-mnist", "test", data_dir=tmp_path)
+    assert "apt-get" not in str(err.value)
+
+
+def test_flat_images_are_a_data_error_naming_the_image_file(tmp_path):
+    """(n, 784) uint8 images: a DataError on the image file, not an IndexError while
+    formatting the 28x28 message."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][0]
+    write_idx(tmp_path / f"{stem}.gz", np.zeros((5, 784), np.uint8))
+    with pytest.raises(DataError, match=rf"{stem}.gz: expected uint8 images of shape \(n, rows, cols\)"):
+        load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_wrong_image_files_are_named_in_the_message(tmp_path):
+    """Image-shape and image-type errors name the image file, not the labels file."""
+    make_dataset(tmp_path)
+    stem = data.FILE_STEMS["test"][0]
+    for images, message in ((np.zeros((5, 27, 28), np.uint8), "expected 28x28 images"),
+                            (np.zeros((5, 28, 28), np.float32), "expected uint8 images")):
+        write_idx(tmp_path / f"{stem}.gz", images)
+        with pytest.raises(DataError, match=rf"{stem}.gz: {message}"):
+            load_dataset("mnist", "test", data_dir=tmp_path)
+
+
+def test_a_label_count_error_names_the_labels_file_first(tmp_path):
+    make_dataset(tmp_path)
+    images, labels = (f"{s}.gz" for s in data.FILE_STEMS["test"])
+    write_idx(tmp_path / labels, np.zeros(4, np.uint8))
+    with pytest.raises(DataError) as err:
+        load_dataset("mnist", "test", data_dir=tmp_path)
+    assert str(err.value) == f"{tmp_path / labels}: 4 labels for 5 images in {tmp_path / images}"
+
+
+def test_an_empty_split_loads_as_zero_rows_of_784(tmp_path):
+    """IDX files may hold zero items; the flattening names 784 columns, so an empty split
+    is (0, 784), not a reshape error."""
+    make_dataset(tmp_path, n_test=0)
+    x, y = load_dataset("mnist", "test", data_dir=tmp_path)
+    assert x.shape == (0, 784) and x.dtype == np.float32 and y.shape == (0,)
+
+
+def test_a_corrupt_data_file_stops_training_with_one_line(tmp_path, capsys):
+    """DataError is a ValueError, which the training command turns into one line and exit 2."""
+    from tinygan import train
+
+    make_dataset(tmp_path / "d")
+    stem = data.FILE_STEMS["train"][0]
+    (tmp_path / "d" / f"{stem}.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((5, 28, 28), np.uint8))[:16], mtime=0))
+    code = train.main(["--data-dir", str(tmp_path / "d"), "--arch", "seed", "--steps", "1", "--no-eval",
+                       "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"{stem}.gz: truncated" in err and len(err.strip().splitlines()) == 1, err
