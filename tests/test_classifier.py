@@ -12,7 +12,7 @@ from gradutil import TOL
 from tinygan import classifier, losses, nn
 from tinygan.backend import Random
 from tinygan.data import load_dataset
-from tinygan.gradcheck import numerical_gradient, rel_error
+from tinygan.gradcheck import numerical_gradient
 
 PARAMS = classifier.build_classifier().flat_params.size
 

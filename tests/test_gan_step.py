@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinygan import gan, nn, optim
+from tinygan import gan, losses, nn, optim
 from tinygan.backend import Random
 
 
@@ -191,3 +191,96 @@ def test_train_step_needs_at_least_one_discriminator_step():
     G, D, opt_g, opt_d, _ = tiny_gan()
     with pytest.raises(ValueError, match="d_steps must be >= 1, got 0"):
         gan.train_step(G, D, opt_g, opt_d, None, None, d_steps=0)
+
+# Added after a mutation pass over gan.py: each test fails on a change the suite had let through.
+
+def test_train_step_defaults_are_one_unsmoothed_d_step_and_the_nonsaturating_loss():
+    """``train_step`` with no options is one discriminator step against real target 1 and
+    one non-saturating generator step.  Catches a changed default ``real_target`` (label
+    smoothing switched on silently), ``d_steps`` or ``loss`` in ``train_step``'s signature:
+    every other call of ``train_step`` in the suite either passes them or checks too loosely."""
+    data = Random(7)
+    x, z = data.normal((8, 3)), data.normal((8, 2))
+    G, D, opt_g, opt_d, _ = tiny_gan(seed=3)
+    loss_d, _, _, fake, g_caches = gan.discriminator_step(G, D, opt_d, x, z, real_target=1.0)
+    loss_g = gan.generator_step(G, D, opt_g, fake, g_caches, loss="nonsaturating")
+
+    G2, D2, opt_g2, opt_d2, _ = tiny_gan(seed=3)
+    stats = gan.train_step(G2, D2, opt_g2, opt_d2, lambda: x, lambda: z)
+    assert (opt_d2.t, opt_g2.t) == (1, 1)
+    np.testing.assert_array_equal(D2.flat_params, D.flat_params)
+    np.testing.assert_array_equal(G2.flat_params, G.flat_params)
+    assert (float(stats.loss_d), float(stats.loss_g)) == (float(loss_d), float(loss_g))
+
+
+def test_generator_step_defaults_to_the_nonsaturating_loss():
+    """``generator_step`` without ``loss=`` uses −log D(G(z)), the loss the module promises by
+    default.  Catches a default switched to ``"minimax"`` (whose value and update differ)."""
+    runs = []
+    for kwargs in ({}, {"loss": "nonsaturating"}):
+        G, D, opt_g, _, rng = tiny_gan()
+        fake, g_caches = G.forward(rng.normal((8, 2)))
+        logits = D(fake)  # no dropout or BatchNorm: eval = train
+        loss_g = gan.generator_step(G, D, opt_g, fake, g_caches, **kwargs)
+        runs.append((float(loss_g), G.flat_params.copy()))
+    expected = float(losses.generator_loss_nonsaturating(logits)[0])
+    assert abs(expected - float(losses.generator_loss_minimax(logits)[0])) > 0.1  # the two tell apart
+    assert runs[0][0] == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_generator_step_leaves_the_discriminators_gradients_as_they_were():
+    """D is frozen in the generator step: its parameters *and* its gradients stay as they are
+    (the docstring's promise).  The existing check starts from zero gradients, so a
+    ``D.zero_grad()`` (or a D backward that writes zeros) in the step went unnoticed."""
+    G, D, opt_g, _, rng = tiny_gan()
+    D.flat_grads[...] = np.random.default_rng(0).standard_normal(D.flat_grads.shape)
+    fake, g_caches = G.forward(rng.normal((8, 2)))
+    grads, params = D.flat_grads.copy(), D.flat_params.copy()
+    gan.generator_step(G, D, opt_g, fake, g_caches)
+    np.testing.assert_array_equal(D.flat_grads, grads)
+    np.testing.assert_array_equal(D.flat_params, params)
+
+
+def test_discriminator_step_leaves_the_generators_parameters_and_gradients_alone():
+    """G is not differentiated in the discriminator step (``input_grad=False``): whatever is in
+    G's gradient buffer stays.  Catches a step that zeroes or writes G's gradients."""
+    G, D, _, opt_d, rng = tiny_gan()
+    G.flat_grads[...] = np.random.default_rng(1).standard_normal(G.flat_grads.shape)
+    grads, params = G.flat_grads.copy(), G.flat_params.copy()
+    gan.discriminator_step(G, D, opt_d, rng.normal((8, 3)), rng.normal((8, 2)))
+    np.testing.assert_array_equal(G.flat_grads, grads)
+    np.testing.assert_array_equal(G.flat_params, params)
+
+
+def test_discriminator_step_runs_the_generator_forward_exactly_once():
+    """The fake batch that D is trained on is the one handed to the generator step, from a
+    single ``G.forward`` (module docstring: G runs forward once per discriminator step).  A
+    step that runs G again to return a "fresh" fake moves G's BatchNorm running statistics
+    twice (and, with Dropout in G, hands over a fake D never saw)."""
+    def make_g():
+        r = Random(5)
+        return nn.Sequential(nn.Dense(2, 4, rng=r, dtype="float64"), nn.BatchNorm1d(4, dtype="float64"),
+                             nn.ReLU(), nn.Dense(4, 3, rng=r, dtype="float64"))
+    _, D, _, opt_d, rng = tiny_gan(dtype="float64")
+    x, z = rng.normal((8, 3), dtype="float64"), rng.normal((8, 2), dtype="float64")
+    G, twin = make_g(), make_g()
+    fake = gan.discriminator_step(G, D, opt_d, x, z)[3]
+    expected = twin.forward(z, train=True)[0]
+    np.testing.assert_array_equal(G.flat_state, twin.flat_state)
+    np.testing.assert_array_equal(fake, expected)
+
+
+def test_ema_update_allocates_no_buffer_sized_temporary():
+    """``ema_update`` runs every training step over all of G's weights, in place and with no
+    temporary (its comment's promise): ``decay·t + (1 − decay)·s`` written as such would
+    allocate a G-sized array each step.  Optional: only memory, not values, is at stake."""
+    import tracemalloc
+
+    target, source = np.zeros(1 << 20, np.float32), np.ones(1 << 20, np.float32)
+    gan.ema_update(target, source, 0.999)
+    tracemalloc.start()
+    gan.ema_update(target, source, 0.999)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < target.nbytes // 64, peak

@@ -1,5 +1,7 @@
 """Every layer's backward pass against central finite differences in float64."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, example, given
@@ -489,3 +491,16 @@ def test_calling_a_network_is_eval_mode_and_changes_nothing():
 def test_rng_states_must_match_the_random_layers():
     with pytest.raises(ValueError, match="1 random layers, got 0 states"):
         nn.Sequential(nn.Dense(2, 2), nn.Dropout()).set_rng_states([])
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("make, message", [
+    (lambda bad: nn.BatchNorm1d(3, eps=bad), "BatchNorm1d needs a finite eps > 0"),
+    (lambda bad: nn.MinibatchStd(eps=bad), "MinibatchStd needs a finite eps > 0"),
+    (lambda bad: nn.LeakyReLU(bad), "LeakyReLU needs a finite alpha >= 0"),
+], ids=["batchnorm-eps", "minibatchstd-eps", "leakyrelu-alpha"])
+def test_a_nan_or_infinite_layer_setting_is_refused(make, message, bad):
+    """``eps <= 0`` and ``alpha < 0`` are False for NaN: checks written that way let it through,
+    and every output becomes NaN."""
+    with pytest.raises(ValueError, match=message):
+        make(bad)

@@ -96,12 +96,12 @@ def test_lesson_code_runs(lesson, quiet_cwd):
     import matplotlib.pyplot as plt
 
     namespace: dict = {"__name__": f"lesson_{lesson.stem.replace('-', '_')}"}
-    for number, code in enumerate(python_blocks(lesson.read_text()), start=1):
+    for number, block in enumerate(python_blocks(lesson.read_text()), start=1):
         label = f"{lesson.name}, python block {number}"
         try:
-            exec(compile(code, label, "exec"), namespace)
+            exec(compile(block, label, "exec"), namespace)
         except BaseException as err:  # noqa: BLE001 - report any failure with its place
-            pytest.fail(f"{label} raised {type(err).__name__}: {err}\n--- block ---\n{code}")
+            pytest.fail(f"{label} raised {type(err).__name__}: {err}\n--- block ---\n{block}")
         finally:
             plt.close("all")
     leftovers = sorted(p.name for p in quiet_cwd.iterdir())

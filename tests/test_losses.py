@@ -149,3 +149,36 @@ def test_bce_with_logits_on_several_columns_sums_and_divides_by_the_batch(n, k):
     sig = 1 / (1 + np.exp(-a))
     assert loss == pytest.approx(-(t * np.log(sig) + (1 - t) * np.log(1 - sig)).sum() / n, rel=1e-12)
     np.testing.assert_allclose(dlogits, (sig - t) / n, rtol=1e-12)
+
+# Added after a mutation pass over losses.py: each test fails on a change the suite had let through.
+
+def test_bce_refuses_targets_that_broadcast_without_a_rank_change():
+    """Targets of shape (1, 1) or (N, 2) against (N, 1) logits broadcast without error (the
+    first silently scores every row against one target, the second returns a gradient of
+    the wrong shape).  The suite only tried (N,), a rank change, so a check of ``ndim`` alone
+    passed."""
+    logits = np.array([[2.0], [-1.0], [0.5], [3.0]])
+    for targets in (np.ones((1, 1)), np.ones((4, 2))):
+        with pytest.raises(ValueError, match="targets of the logits' shape"):
+            losses.bce_with_logits(logits, targets)
+
+
+def test_softmax_cross_entropy_refuses_labels_of_the_wrong_length():
+    """Labels are (N,): one label for four rows would broadcast and score every row against
+    it, three would fail with an IndexError from deep inside.  Catches a check of the rank
+    alone."""
+    logits = np.zeros((4, 3))
+    for labels in (np.array([1]), np.array([0, 1, 2])):
+        with pytest.raises(ValueError, match=r"labels of shape \(4,\)"):
+            losses.softmax_cross_entropy(logits, labels)
+
+
+def test_softmax_cross_entropy_takes_labels_of_any_numeric_dtype():
+    """Labels read from a float file (``np.loadtxt``) are cast to integer indices; without the
+    cast NumPy refuses to index with them."""
+    logits = np.random.default_rng(0).standard_normal((3, 4))
+    ints = np.array([0, 3, 1])
+    expected = losses.softmax_cross_entropy(logits, ints)
+    got = losses.softmax_cross_entropy(logits, ints.astype(np.float64))
+    assert got[0] == expected[0]
+    np.testing.assert_array_equal(got[1], expected[1])

@@ -1,5 +1,7 @@
 """Optimizers against plain, formula-by-formula references, and state round-trips."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -172,3 +174,91 @@ def test_a_new_lr_takes_effect_on_the_next_step(make):
 def test_sgd_and_rmsprop_refuse_bad_settings(make, message):
     with pytest.raises(ValueError, match=message):
         make(np.zeros(3), np.zeros(3))
+
+# Added after a mutation pass over optim.py: each test fails on a change the suite had let through.
+
+@pytest.mark.parametrize("opt_class", [optim.Adam, optim.SGD, optim.RMSprop])
+@pytest.mark.parametrize("lr", [-1e-3, math.nan, math.inf], ids=["negative", "nan", "inf"])
+def test_a_learning_rate_that_is_not_positive_is_refused(opt_class, lr):
+    """``lr`` must be finite and > 0: a negative one ascends the loss, a NaN or infinite one
+    poisons every weight on the first step.  The suite only tried ``lr=0``, so ``lr == 0`` or
+    ``lr <= 0`` (which lets NaN through) passed as the check."""
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        opt_class(np.zeros(3), np.zeros(3), lr=lr)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p, g: optim.Adam(p, g, betas=(-0.1, 0.999)), "beta"),
+    (lambda p, g: optim.Adam(p, g, betas=(0.9, -0.1)), "beta"),
+    (lambda p, g: optim.SGD(p, g, momentum=-0.5), "momentum"),
+    (lambda p, g: optim.RMSprop(p, g, alpha=-0.5), "alpha"),
+], ids=["adam-beta1", "adam-beta2", "sgd-momentum", "rmsprop-alpha"])
+def test_negative_decay_rates_are_refused(make, message):
+    """Each decay rate lives in [0, 1); only the upper end was tested, so dropping the
+    ``0 <=`` half of a check went unnoticed (a negative β2 makes v_sum go negative: NaN)."""
+    with pytest.raises(ValueError, match=message):
+        make(np.zeros(3), np.zeros(3))
+
+
+def test_an_optimizer_refuses_a_buffer_that_is_not_flat():
+    """The optimizers work on one flat 1-D buffer; a 2-D array (a layer's W) with matching
+    grads is refused, not silently accepted.  Catches a shape check without ``ndim != 1``."""
+    with pytest.raises(ValueError, match="1-D"):
+        optim.Adam(np.zeros((3, 4)), np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("opt_class", [optim.Adam, optim.SGD, optim.RMSprop])
+def test_state_dict_returns_the_optimizers_own_buffers(opt_class):
+    """``state_dict()`` hands out the buffers themselves, not copies (the module docstring):
+    no per-checkpoint copy of two parameter-sized arrays."""
+    opt = opt_class(np.zeros(4), np.ones(4), lr=0.1)
+    opt.step()
+    state = opt.state_dict()
+    assert all(state[name] is getattr(opt, name) for name in opt.state_names)
+    assert state["t"] == 1
+
+
+def test_loading_a_state_that_would_broadcast_is_refused():
+    """A state of shape (1,) or () would broadcast into a (3,) buffer without error, every
+    entry taking the same value; the shape check refuses it by name.  (The suite's only
+    case, (5,) into (3,), also fails inside NumPy with a message that contains "shape",
+    so it passed without the check.)"""
+    opt = optim.Adam(np.zeros(3), np.zeros(3))
+    for bad in (np.zeros(1), np.float64(0.0)):
+        with pytest.raises(ValueError, match=r"optimizer state 'm_sum' has shape"):
+            opt.load_state_dict({"m_sum": np.asarray(bad), "v_sum": np.zeros(3), "t": 1})
+
+
+def test_default_hyperparameters_are_pytorchs():
+    """The defaults are PyTorch's (Adam: lr 1e-3, betas (0.9, 0.999), eps 1e-8; RMSprop: lr
+    1e-2, alpha 0.99, eps 1e-8) and SGD's lr 1e-2 without momentum: a run with the defaults
+    is bit-for-bit a run with them spelled out.  No other test steps with a default."""
+    rng = np.random.default_rng(0)
+    gradients = [rng.standard_normal(16) * 1e-3 for _ in range(5)]  # small: eps shows
+    cases = [(optim.Adam, dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)),
+             (optim.RMSprop, dict(lr=1e-2, alpha=0.99, eps=1e-8)),
+             (optim.SGD, dict(lr=1e-2, momentum=0.0))]
+    for opt_class, spelled_out in cases:
+        results = []
+        for kwargs in ({}, spelled_out):
+            params, grads = np.ones(16), np.zeros(16)
+            opt = opt_class(params, grads, **kwargs)
+            for g in gradients:
+                grads[...] = g
+                opt.step()
+            results.append(params)
+        np.testing.assert_array_equal(results[0], results[1], err_msg=opt_class.__name__)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+@pytest.mark.parametrize("make, message", [
+    (lambda p, g, bad: optim.SGD(p, g, lr=0.1, weight_decay=bad), "weight_decay must be >= 0 and finite"),
+    (lambda p, g, bad: optim.Adam(p, g, eps=bad), "Adam needs a finite eps > 0"),
+    (lambda p, g, bad: optim.RMSprop(p, g, eps=bad), "RMSprop needs 0 <= alpha < 1 and a finite eps > 0"),
+], ids=["weight_decay", "adam-eps", "rmsprop-eps"])
+def test_a_nan_or_infinite_hyperparameter_is_refused(make, message, bad):
+    """``eps <= 0`` and ``weight_decay < 0`` are False for NaN, so checks written that way let
+    it through, and the first step turns every weight into NaN.  (The mutation pass found
+    this in the code itself.)"""
+    with pytest.raises(ValueError, match=message):
+        make(np.zeros(3), np.zeros(3), bad)

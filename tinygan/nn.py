@@ -156,8 +156,8 @@ class LeakyReLU(Layer):
 
     def __init__(self, alpha: float = 0.2):
         super().__init__()
-        if alpha < 0:
-            raise ValueError(f"LeakyReLU needs alpha >= 0, got {alpha}")
+        if not 0 <= alpha < math.inf:  # NaN fails this too
+            raise ValueError(f"LeakyReLU needs a finite alpha >= 0, got {alpha}")
         self.alpha = alpha
 
     # The hot-path activations write into one new array with ``out=`` instead of building
@@ -258,8 +258,8 @@ class BatchNorm1d(Layer):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype="float32"):
         super().__init__()
-        if eps <= 0:
-            raise ValueError(f"BatchNorm1d needs eps > 0, got {eps}")
+        if not 0 < eps < math.inf:  # NaN fails this too
+            raise ValueError(f"BatchNorm1d needs a finite eps > 0, got {eps}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d needs 0 <= momentum <= 1, got {momentum}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -418,8 +418,8 @@ class MinibatchStd(MinibatchSpread):
 
     def __init__(self, eps: float = 1e-8):
         super().__init__()
-        if eps <= 0:
-            raise ValueError(f"MinibatchStd needs eps > 0, got {eps}")
+        if not 0 < eps < math.inf:  # NaN fails this too
+            raise ValueError(f"MinibatchStd needs a finite eps > 0, got {eps}")
         self.eps = eps
 
     def spread(self, x):

@@ -29,10 +29,11 @@ class Optimizer:
     def __init__(self, params, grads, lr: float, weight_decay: float = 0.0):
         if params.shape != grads.shape or params.ndim != 1:
             raise ValueError(f"params {params.shape} and grads {grads.shape} must be equal 1-D shapes")
-        if not lr > 0:
-            raise ValueError(f"learning rate must be > 0, got {lr}")
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        # written so that NaN fails each check: every comparison with NaN is False
+        if not 0 < lr < math.inf:
+            raise ValueError(f"learning rate must be > 0 and finite, got {lr}")
+        if not 0 <= weight_decay < math.inf:
+            raise ValueError(f"weight_decay must be >= 0 and finite, got {weight_decay}")
         self.params, self.grads, self.lr, self.weight_decay = params, grads, lr, weight_decay
         self.t = 0  # steps taken
         # g + wd·θ needs a buffer of its own, made on the first step that decays
@@ -109,8 +110,8 @@ class Adam(Optimizer):
         b1, b2 = betas
         if not (0 <= b1 < 1 and 0 <= b2 < 1):
             raise ValueError(f"Adam needs 0 <= beta < 1, got betas={betas}")
-        if eps <= 0:
-            raise ValueError(f"Adam needs eps > 0, got {eps}")
+        if not 0 < eps < math.inf:
+            raise ValueError(f"Adam needs a finite eps > 0, got {eps}")
         self.betas, self.eps = (b1, b2), eps
         self.m_sum = xp.zeros_like(params)
         self.v_sum = xp.zeros_like(params)
@@ -180,8 +181,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, grads, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0):
         super().__init__(params, grads, lr, weight_decay)
-        if not 0 <= alpha < 1 or eps <= 0:
-            raise ValueError(f"RMSprop needs 0 <= alpha < 1 and eps > 0, got {alpha}, {eps}")
+        if not (0 <= alpha < 1 and 0 < eps < math.inf):
+            raise ValueError(f"RMSprop needs 0 <= alpha < 1 and a finite eps > 0, got {alpha}, {eps}")
         self.alpha, self.eps = alpha, eps
         self.square_avg = xp.zeros_like(params)
         self._denom = xp.empty_like(params)

@@ -833,7 +833,7 @@ def main(argv=None) -> int:
     if device != "cpu":  # the matrix products run on the GPU: the host's BLAS threads are no news
         threads = ""
 
-    max_steps, max_epochs, max_seconds = limits = resolve_limits(args, trainer)
+    max_steps, max_epochs, max_seconds = resolve_limits(args, trainer)
     if count_limit_reached(trainer, max_steps, max_epochs) or (max_seconds is not None and max_seconds <= 0):
         # only a resumed run can be there already; it is left exactly as it is
         which = (f"the limits given ({describe_limits(dict(steps=max_steps, epochs=max_epochs))})"
