@@ -504,3 +504,231 @@ def test_a_nan_or_infinite_layer_setting_is_refused(make, message, bad):
     and every output becomes NaN."""
     with pytest.raises(ValueError, match=message):
         make(bad)
+
+
+# Added after a mutation pass over nn.py: each test fails on a change the suite had let through.
+
+# Dense initialisation
+
+def test_dense_without_rng_draws_from_a_fresh_random_zero():
+    """The docstring: "Without rng the weights come from a fresh Random(0)".  Catches a
+    default generator with another seed (two such layers would still start equal, so
+    the existing checks cannot see it)."""
+    for init in nn.INITS:
+        np.testing.assert_array_equal(nn.Dense(6, 4, init=init).params["W"],
+                                      nn.Dense(6, 4, init=init, rng=Random(0)).params["W"], err_msg=init)
+
+
+def excess_kurtosis(w):
+    z = (w - w.mean()) / w.std()
+    return float((z ** 4).mean() - 3)
+
+
+@pytest.mark.parametrize("init,limit", [("xavier", math.sqrt(6 / (400 + 300))), ("pytorch", 1 / math.sqrt(400))])
+def test_uniform_inits_are_bounded_and_flat(init, limit):
+    """xavier and pytorch are *uniform* on ±limit: every weight within the limit, the
+    extremes close to it, and the excess kurtosis of a uniform law (−1.2).  Catches a
+    normal draw with the same standard deviation, which test_init_scales accepts."""
+    W = nn.Dense(400, 300, init=init, rng=Random(1), dtype="float64").params["W"]
+    assert np.abs(W).max() <= limit
+    assert np.abs(W).max() > 0.999 * limit
+    assert abs(excess_kurtosis(W) + 1.2) < 0.1
+
+
+@pytest.mark.parametrize("init,std", [("he", math.sqrt(2 / 400)), ("normal", 0.02)])
+def test_normal_inits_have_gaussian_tails(init, std):
+    """he and normal are *normal* draws: about 0.27% of the weights lie beyond 3 std
+    (none would for a uniform law of that std, whose bound is sqrt(3) std), and the
+    excess kurtosis is 0.  Catches a uniform draw with the same standard deviation."""
+    W = nn.Dense(400, 300, init=init, rng=Random(1), dtype="float64").params["W"]
+    beyond = (np.abs(W) > 3 * std).mean()
+    assert 0.0015 < beyond < 0.004, beyond
+    assert abs(excess_kurtosis(W)) < 0.1
+
+
+# dtypes
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_standalone_layers_keep_their_dtype_everywhere(dtype):
+    """Every parameter, gradient and state array of a layer is of the dtype it was built
+    with, and so is its output for an input of that dtype.  Catches a Dense bias, a
+    BatchNorm gamma or a running mean made in the default float64 (a float32 layer then
+    returns float64; inside a Sequential the repacking hides it)."""
+    rng = Random(0)
+    x = rng.normal((5, 3), dtype=dtype)
+    for layer in (nn.Dense(3, 4, rng=rng, dtype=dtype), nn.BatchNorm1d(3, dtype=dtype)):
+        for group in ("params", "grads", "state"):
+            for name, a in getattr(layer, group).items():
+                assert a.dtype == np.dtype(dtype), (layer, group, name, a.dtype)
+        for train in (True, False):
+            y, cache = layer.forward(x, train=train)
+            assert y.dtype == np.dtype(dtype), (layer, train, y.dtype)
+            assert layer.backward(np.ones_like(y), cache).dtype == np.dtype(dtype)
+
+
+def test_relu_backward_passes_float64_gradients_through_exactly():
+    """dx = dy where x > 0, bit for bit, in dout's dtype.  Catches a 0/1 mask built in
+    float32, which rounds a float64 dx to float32 (relative error 3e-8: below what the
+    finite-difference checks resolve)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 5))
+    dout = rng.standard_normal((6, 5))
+    layer = nn.ReLU()
+    dx = layer.backward(dout, layer.forward(x)[1])
+    assert dx.dtype == np.float64
+    np.testing.assert_array_equal(dx, np.where(x > 0, dout, 0.0))
+
+
+def test_float64_dropout_scales_by_the_exact_inverse_keep_rate():
+    """Kept units are x / (1 − p) to float64 precision.  Catches a mask made in float32,
+    which scales a float64 network's units by float32(1/0.7), wrong in the 8th digit
+    (forward and backward agree, so finite differences pass)."""
+    x = Random(1).normal((50, 40), dtype="float64")
+    y, cache = nn.Dropout(0.3, seed=2).forward(x)
+    kept = y != 0
+    assert 0.6 < kept.mean() < 0.8
+    np.testing.assert_allclose(y[kept], x[kept] / 0.7, rtol=1e-15)
+    assert cache.dtype == np.float64
+
+
+# LeakyReLU
+
+@pytest.mark.parametrize("alpha", [1.5, 2.0])
+def test_leaky_relu_with_a_slope_between_one_and_two(alpha):
+    """For any alpha > 1, max(x, αx) picks αx for x > 0; the forward pass must take its
+    other branch.  Catches the branch boundary moved from 1 to 2 (the suite only tries
+    alpha = 3)."""
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 2.0]])
+    y, _ = nn.LeakyReLU(alpha).forward(x)
+    np.testing.assert_array_equal(y, np.where(x > 0, x, alpha * x))
+
+
+# caches belong to calls
+
+BACKWARD_LAYERS = [lambda: nn.Dense(3, 4, rng=Random(1), dtype="float64"), nn.ReLU,
+                   lambda: nn.LeakyReLU(0.2), nn.Tanh, nn.Sigmoid,
+                   lambda: nn.BatchNorm1d(3, dtype="float64"), lambda: nn.Dropout(0.5, seed=1),
+                   nn.MinibatchStd, nn.MinibatchMeanAbsDev]
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("make", BACKWARD_LAYERS, ids=lambda make: type(make()).__name__)
+def test_backward_leaves_its_cache_and_the_output_as_forward_made_them(make, train):
+    """backward reads its cache and writes nothing into it: a second backward with the
+    same cache returns the same dx, and the forward output (which is the cache itself
+    for Tanh and Sigmoid) is unchanged.  Catches an in-place product on the cache in
+    Tanh, Dropout and the minibatch spread layers, which only ever show up on a second
+    use of the cache."""
+    layer = make()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((6, 3))
+    y, cache = layer.forward(x, train=train)
+    y_before = y.copy()
+    dout = rng.standard_normal(y.shape)
+    dx1 = layer.backward(dout, cache, param_grads=False).copy()  # a copy: dx may be the cache itself
+    np.testing.assert_array_equal(y, y_before)
+    dx2 = layer.backward(dout, cache, param_grads=False)
+    np.testing.assert_array_equal(dx2, dx1)
+
+
+# BatchNorm1d
+
+def test_batchnorm_momentum_one_keeps_only_the_last_batch():
+    """momentum is documented on 0 <= momentum <= 1 (the error message says so); at 1 the
+    running statistics are the last batch's own (unbiased variance).  Catches a range
+    check that refuses 1."""
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(16, 4))
+    layer = nn.BatchNorm1d(4, momentum=1.0, dtype="float64")
+    layer.forward(x, train=True)
+    np.testing.assert_allclose(layer.state["running_mean"], x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(layer.state["running_var"], x.var(0, ddof=1), rtol=1e-12)
+
+
+def test_batchnorm_uses_the_eps_it_is_given():
+    """y = (x − μ)/sqrt(σ² + eps) with the layer's own eps, in train and eval mode (the
+    pytorch-gan preset uses eps = 0.8).  Catches a hard-coded 1e-5, which only the
+    torch parity test sees, and that test is skipped where torch is not installed."""
+    x = np.random.default_rng(1).normal(0.0, 0.5, size=(16, 3))
+    layer = nn.BatchNorm1d(3, eps=0.8, momentum=1.0, dtype="float64")
+    y, _ = layer.forward(x, train=True)
+    np.testing.assert_allclose(y, (x - x.mean(0)) / np.sqrt(x.var(0) + 0.8), rtol=1e-12)
+    y_eval, _ = layer.forward(x, train=False)
+    np.testing.assert_allclose(y_eval, (x - x.mean(0)) / np.sqrt(x.var(0, ddof=1) + 0.8), rtol=1e-12)
+
+
+# Dropout
+
+def test_dropout_keeps_a_unit_whose_draw_equals_p():
+    """keep = u >= p with u uniform on [0, 1): on the generator's grid that keeps exactly
+    a fraction 1 − p.  Catches u > p, found by making p the value of the first draw."""
+    p = float(Random(7).uniform((1,), dtype="float64")[0])
+    assert 0 < p < 1
+    x = np.ones((1, 1))
+    y, _ = nn.Dropout(p, seed=7).forward(x)
+    assert y[0, 0] == 1 / (1 - p)
+
+
+# MinibatchStd
+
+def test_minibatch_std_refuses_eps_zero():
+    """eps > 0 keeps std_f, and so 1/std_f, finite for a constant feature: eps = 0 must be
+    refused like a negative eps.  Catches the check written eps < 0."""
+    with pytest.raises(ValueError, match="eps"):
+        nn.MinibatchStd(eps=0.0)
+
+
+def test_minibatch_std_uses_the_eps_it_is_given():
+    """A constant batch reads as sqrt(eps), for the layer's own eps.  Catches a hard-coded
+    1e-8 (the suite's checks of the forward value all use the default eps, and finite
+    differences agree with any eps the backward shares)."""
+    x = np.full((8, 3), 2.0)
+    for eps in (1e-2, 1e-6):
+        y, cache = nn.MinibatchStd(eps=eps).forward(x)
+        np.testing.assert_allclose(y[:, 3], math.sqrt(eps), rtol=1e-12)
+
+
+# zero_grad
+
+def test_zero_grad_clears_infinite_and_nan_gradients():
+    """After a step that overflowed, zero_grad must leave exact zeros; ``g *= 0`` leaves
+    NaN where there was inf or NaN.  Catches that in Layer.zero_grad and in
+    Sequential.zero_grad."""
+    layer = nn.Dense(3, 2, dtype="float64")
+    for g in layer.grads.values():
+        g[...] = np.inf
+    layer.zero_grad()
+    for name, g in layer.grads.items():
+        np.testing.assert_array_equal(g, 0.0, err_msg=name)
+    net = nn.Sequential(nn.Dense(3, 2, dtype="float64"), nn.BatchNorm1d(2, dtype="float64"))
+    net.flat_grads[::2] = np.nan
+    net.flat_grads[1::2] = -np.inf
+    net.zero_grad()
+    np.testing.assert_array_equal(net.flat_grads, 0.0)
+
+
+# Sequential.backward
+
+@pytest.mark.parametrize("first", ["Dense", "BatchNorm1d", "LeakyReLU"])
+@pytest.mark.parametrize("input_grad", [True, False])
+def test_network_accumulate_false_writes_every_layers_gradient(first, input_grad):
+    """``accumulate=False`` replaces all of flat_grads, the first layer's included,
+    whether or not the input gradient is asked for and whatever the first layer is:
+    the result equals zero_grad() then an accumulating backward.  Catches the first
+    layer's full backward (the path taken when dx is wanted) called with
+    accumulate=True, which adds to stale gradients."""
+    rng = Random(2)
+    head = {"Dense": nn.Dense(3, 3, rng=rng, dtype="float64"), "BatchNorm1d": nn.BatchNorm1d(3, dtype="float64"),
+            "LeakyReLU": nn.LeakyReLU(0.2)}[first]
+    net = nn.Sequential(head, nn.Dense(3, 4, rng=rng, dtype="float64"), nn.LeakyReLU(0.2),
+                        nn.Dense(4, 1, rng=rng, dtype="float64"))
+    x = rng.normal((5, 3), dtype="float64")
+    dy = rng.normal((5, 1), dtype="float64")
+    y, caches = net.forward(x)
+    net.zero_grad()
+    dx_added = net.backward(dy, caches, input_grad=input_grad)
+    added = net.flat_grads.copy()
+    net.flat_grads[...] = 99.0
+    dx_written = net.backward(dy, caches, input_grad=input_grad, accumulate=False)
+    np.testing.assert_allclose(net.flat_grads, added, rtol=1e-14, atol=1e-14)
+    if input_grad:
+        np.testing.assert_array_equal(dx_written, dx_added)
