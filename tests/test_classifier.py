@@ -1,6 +1,7 @@
 """The MNIST classifier: softmax cross-entropy against finite differences, and the shipped weights."""
 
 import io
+import sys
 
 import numpy as np
 import pytest
@@ -238,3 +239,169 @@ def test_the_training_loop_shuffles_shifts_follows_its_schedule_and_starts_each_
 def test_training_one_epoch_learns():
     net, acc = classifier.train(epochs=1, log=lambda *a: None)
     assert acc > 0.95
+
+
+def test_the_network_is_the_documented_mlp():
+    """784 → Dense 512 (He) → BatchNorm → ReLU → Dropout → Dense 256 (He) → … → Dense 10 (Xavier),
+    each Dropout with its own stream, every weight drawn from the seed."""
+    net = classifier.build_classifier(seed=3)
+    assert [type(layer).__name__ for layer in net.layers] == ["Dense", "BatchNorm1d", "ReLU", "Dropout"] * 2 + ["Dense"]
+    assert [(d.n_in, d.n_out, d.init) for d in net.layers[::4]] == [(784, 512, "he"), (512, 256, "he"),
+                                                                   (256, 10, "xavier")]
+    assert [net.layers[3].p, net.layers[7].p] == [0.2, 0.2]
+    assert [layer.p for layer in classifier.build_classifier(hidden=(8, 4), dropout=0.3).layers[3::4]] == [0.3, 0.3]
+    x = np.ones((4, 64), np.float32)
+    masks = [net.layers[k].forward(x, train=True)[1] for k in (3, 7)]
+    assert not np.array_equal(masks[0], masks[1])  # the two Dropouts do not drop the same units
+    np.testing.assert_array_equal(classifier.build_classifier(seed=3).flat_params, net.flat_params)
+    assert not np.array_equal(classifier.build_classifier(seed=4).flat_params, net.flat_params)
+
+
+def test_features_and_logits_cover_every_row_in_float32_whatever_the_batches():
+    net = classifier.load_classifier()
+    x = load_dataset("mnist", "test")[0][:5].astype(np.float64)
+    feats, logits = classifier.features_and_logits(net, x)
+    assert feats.dtype == logits.dtype == np.float32 and feats.shape == (5, 256) and logits.shape == (5, 10)
+    for batch_size in (1, 2, 4):  # 5 rows: a last batch of one row, or of one short of a full one
+        f, lg = classifier.features_and_logits(net, x, batch_size=batch_size)
+        np.testing.assert_allclose(f, feats, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(lg, logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(classifier.predict(net, x, batch_size=2), logits.argmax(axis=1))
+
+
+def test_random_shift_keeps_the_dtype_and_shifts_up_to_two_pixels_by_default():
+    img = -np.ones((1, 28, 28), np.float32)
+    img[0, 10, 12] = 1
+    out = classifier.random_shift(np.repeat(img.reshape(1, 784), 64, axis=0), Random(0))
+    assert out.dtype == np.float32
+    rows, cols = np.nonzero(out.reshape(64, 28, 28) == 1)[1:]
+    assert set(rows) == set(range(8, 13)) and set(cols) == set(range(10, 15))
+
+
+STATE = classifier.build_classifier().flat_state.size  # BatchNorm running means and variances
+
+
+@pytest.mark.parametrize("damage, message", [
+    (dict(format_version=np.asarray(0)), "weights format 0, this tinygan reads format 1"),  # older, not only newer
+    (dict(state=np.full(STATE, np.inf, np.float32)), "state holds values that are not finite numbers"),
+    (dict(params=np.zeros(PARAMS, np.int64)), "params holds values that are not finite numbers"),
+    (dict(params=np.zeros(1, np.float32)), "weights hold 1 parameters and"),  # would broadcast: all zeros
+])
+def test_more_damaged_weights_are_refused_by_name(tmp_path, damage, message):
+    arrays = dict(np.load(classifier.WEIGHTS_PATH))
+    np.savez(tmp_path / "w.npz", **{**arrays, **damage})
+    with pytest.raises(classifier.WeightsError, match=f"w.npz: {message}"):
+        classifier.load_classifier(tmp_path / "w.npz")
+
+
+def test_an_empty_weights_path_is_not_the_shipped_file():
+    with pytest.raises(classifier.WeightsError, match="classifier weights not found"):
+        classifier.load_classifier("")
+
+
+@pytest.fixture
+def tiny_mnist(monkeypatch):
+    """``data.load_dataset`` cut to 400 training and 100 test digits, each split read once."""
+    from tinygan import data
+
+    cut = {split: tuple(a[:400 if split == "train" else 100] for a in data.load_dataset("mnist", split))
+           for split in ("train", "test")}
+    monkeypatch.setattr(data, "load_dataset", lambda name, split: cut[split])
+
+
+def test_training_is_seeded_and_logs_the_mean_loss_and_test_accuracy(tiny_mnist, monkeypatch):
+    """The seed draws the initial weights and the order and shifts of the batches: the same
+    seed gives the same network, another seed another one.  Training runs in train mode
+    (BatchNorm's running statistics move), ``max_shift`` reaches the shifts, and each
+    epoch's line reports the mean batch loss and the test accuracy returned."""
+    from tinygan import optim
+
+    real_loss, real_shift = classifier.softmax_cross_entropy, classifier.random_shift
+    first_labels, shifts, nets = [], [], []
+
+    def loss(logits, labels):
+        first_labels.append(np.array(labels))
+        return 1.5, real_loss(logits, labels)[1]  # every batch's loss is 1.5: so is their mean
+
+    monkeypatch.setattr(classifier, "softmax_cross_entropy", loss)
+    monkeypatch.setattr(optim.Adam, "step", lambda self: None)  # no updates: the weights stay the initial ones
+    monkeypatch.setattr(classifier, "random_shift", lambda x, rng, max_shift=2: (shifts.append(max_shift),
+                                                                                real_shift(x, rng, max_shift))[1])
+    for seed in (1, 1, 2):
+        lines = []
+        net, acc = classifier.train(epochs=1, batch_size=200, seed=seed, max_shift=1, log=lines.append)
+        assert f"loss 1.5000  test accuracy {100 * acc:.2f}%" in lines[1]
+        np.testing.assert_array_equal(net.flat_params, classifier.build_classifier(seed=seed).flat_params)
+        nets.append(net)
+    assert shifts == [1] * 6
+    np.testing.assert_array_equal(nets[0].flat_state, nets[1].flat_state)  # two batches: the same
+    np.testing.assert_array_equal(first_labels[0], first_labels[2])
+    assert not np.array_equal(first_labels[0], first_labels[4])  # another seed, another order
+    assert not np.array_equal(nets[0].flat_state, nets[2].flat_state)
+    assert not np.array_equal(nets[0].flat_state, classifier.build_classifier().flat_state)
+
+
+@pytest.fixture
+def stub_training(monkeypatch, tmp_path):
+    """``classifier.train`` replaced by a stub that records its arguments and returns a tiny net;
+    the default ``--out`` moved to ``tmp_path``, so no mistake can overwrite the shipped weights."""
+    monkeypatch.setattr(classifier, "WEIGHTS_PATH", tmp_path / "shipped" / "mnist_classifier.npz")
+    calls = []
+
+    def train(**kwargs):
+        calls.append(kwargs)
+        return classifier.build_classifier(hidden=(8, 4)), 0.98765
+
+    monkeypatch.setattr(classifier, "train", train)
+    return calls
+
+
+def test_classifier_command_trains_with_its_options_and_writes_the_weights(tmp_path, capsys, stub_training):
+    out = tmp_path / "new" / "folders" / "w.npz"  # folders that do not exist yet are made
+    assert classifier.main(["--out", str(out)]) == 0
+    assert stub_training == [dict(epochs=30, batch_size=128, lr=2e-3, seed=0)]  # the documented recipe
+    printed = capsys.readouterr().out
+    assert "final test accuracy: 98.77%" in printed and f"wrote {out} (" in printed
+    with np.load(out, allow_pickle=False) as f:
+        assert (float(f["test_accuracy"]), int(f["epochs"]), int(f["seed"])) == (0.98765, 30, 0)
+    classifier.load_classifier(out)
+    assert classifier.main(["--epochs", "2", "--batch-size", "60000", "--lr", "0.5", "--seed", "7",
+                            "--out", str(out)]) == 0  # the whole training set in one batch is allowed
+    assert stub_training[1] == dict(epochs=2, batch_size=60_000, lr=0.5, seed=7)
+    with np.load(out, allow_pickle=False) as f:
+        assert (int(f["epochs"]), int(f["seed"])) == (2, 7)
+
+
+def test_classifier_command_writes_the_shipped_file_by_default(tmp_path, monkeypatch, stub_training):
+    written = []
+
+    def save_weights(net, path, **info):
+        written.append(path)
+        (tmp_path / "w.npz").write_bytes(b"weights")
+        return tmp_path / "w.npz"
+
+    monkeypatch.setattr(classifier, "save_weights", save_weights)
+    assert classifier.main([]) == 0 and written == [classifier.WEIGHTS_PATH]
+
+
+def test_classifier_command_that_cannot_save_says_so_in_one_line(tmp_path, capsys, monkeypatch, stub_training):
+    import errno
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(classifier, "save_weights", disk_full)
+    assert classifier.main(["--out", str(tmp_path / "w.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"python -m tinygan.classifier: error: cannot write {tmp_path / 'w.npz'}: No space left on "
+                   "device; the weights there are as they were\n")
+
+
+def test_classifier_command_on_a_gpu_without_cupy_is_one_line(tmp_path, capsys, monkeypatch, stub_training):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # as on a machine without CuPy
+    monkeypatch.setenv("TINYGAN_DEVICE", "gpu")
+    with pytest.raises(SystemExit) as exit_:
+        classifier.main(["--out", str(tmp_path / "w.npz")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "device 'gpu' needs CuPy" in err and err.count("\n") == 1
+    assert stub_training == []

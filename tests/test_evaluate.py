@@ -185,6 +185,7 @@ def test_accepts_28x28_images(mnist_test):
     (np.zeros((10, 784), "U1"), "numbers"),
     (np.zeros((10, 14, 56), np.float32), r"shape \(n, 784\).*\(10, 14, 56\)"),  # 784 pixels, not 28x28
     (np.zeros((10, 27, 28), np.float32), r"shape \(n, 784\)"),
+    ([[0.0] * 784] * 10, r"an array of shape \(n, 784\), got a list"),  # not "got ()"
 ])
 def test_bad_samples_rejected(bad, message):
     with pytest.raises(evaluate.SampleError, match=message):
@@ -320,3 +321,138 @@ def test_cli_gpu_without_cupy_is_one_line(tmp_path, capsys, monkeypatch):
     assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--device", "gpu"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("python -m tinygan.evaluate: error: device 'gpu' needs CuPy") and err.count("\n") == 1
+
+
+def test_feature_statistics_refuses_a_flat_array():
+    with pytest.raises(ValueError, match=r"n >= 2, d\) array, got shape \(5,\)"):
+        evaluate.feature_statistics(np.zeros(5))
+
+
+def test_log_softmax_is_float64_and_shifts_each_row_by_its_own_maximum():
+    """Rows far apart: shifting all by the largest logit overall would underflow row 2 to log 0."""
+    out = evaluate.log_softmax(np.array([[1000.0, 999.0], [0.0, -1.0]], np.float32))
+    assert out.dtype == np.float64
+    row = [-math.log1p(math.exp(-1)), -1 - math.log1p(math.exp(-1))]
+    np.testing.assert_allclose(out, [row, row], rtol=1e-12)
+
+
+def test_class_histogram_counts_every_class_even_empty_ones():
+    assert evaluate.class_histogram(np.array([3, 3, 0])) == [1, 0, 0, 2, 0, 0, 0, 0, 0, 0]
+    assert evaluate.class_histogram(np.array([1]), n_classes=3) == [0, 1, 0]
+
+
+@pytest.mark.parametrize("value, refused", [(-1.0005, False), (1.0005, False), (-1.002, True), (1.002, True)])
+def test_the_range_slack_is_a_thousandth_on_both_sides(value, refused):
+    x = np.full((4, 784), -1.0, np.float32)
+    x[1] = 1.0
+    x[0, 0] = value
+    if refused:
+        with pytest.raises(evaluate.SampleError, match=r"must lie in \[-1, 1\]"):
+            evaluate._check_samples(x)
+    else:
+        evaluate._check_samples(x)
+
+
+def test_integer_samples_are_numbers_too():
+    """Integer images are checked like any others: ints in {-1, 0, 1} pass, pixel values in
+    [0, 255] (uint8, as images are read) get the hint for them, not a dtype complaint."""
+    x = np.where(np.arange(3 * 784).reshape(3, 784) % 2, 1, -1).astype(np.int8)
+    checked = evaluate._check_samples(x)
+    assert checked.dtype == np.float32 and np.array_equal(checked, x)
+    with pytest.raises(evaluate.SampleError, match=r"\[0, 255\] become x / 127\.5 - 1"):
+        evaluate._check_samples(np.full((3, 784), 255, np.uint8))
+
+
+def test_float64_samples_become_float32_and_beyond_its_range_is_refused_as_infinite():
+    x = np.full((3, 784), -1.0)
+    x[0, 0] = 0.5
+    assert evaluate._check_samples(x).dtype == np.float32
+    x[0, 0] = 1e39  # finite in float64, infinite in float32
+    with pytest.raises(evaluate.SampleError, match="NaN or infinity"):
+        evaluate._check_samples(x)
+
+
+def test_format_report_lines():
+    report = {"n_samples": 200, "fd": 12.34567, "fd_real_floor": 0.44812, "inception_score": 3.21,
+              "inception_score_real": 9.87654, "mean_confidence": 0.5, "class_histogram": [120, 60, 20] + [0] * 7,
+              "classes_covered": 3, "kl_to_uniform": 1.2345678, "note": evaluate.FD_NOTE}
+    lines = evaluate.format_report(report, "run-7").splitlines()
+    assert lines[:7] == [
+        "tinygan sample quality -- run-7",
+        "  samples                    200",
+        "  Frechet distance (FD)      12.346   (real-data floor 0.448: 10,000 train digits vs test set; "
+        "lower is better)",
+        "  inception-style score      3.210   (real test digits: 9.877; max 10)",
+        "  mean confidence            0.500",
+        "  classes with >= 2%         3 / 10",
+        "  KL(histogram || uniform)   1.2346   (0 = even, 2.303 = one class)"]
+    assert lines[7:11] == ["  predicted classes:",
+                           "    0:    120   60.0%  " + "#" * 30,
+                           "    1:     60   30.0%  " + "#" * 15,
+                           "    2:     20   10.0%  " + "#" * 5]
+    assert lines[11] == "    3:      0    0.0%  " and len(lines) == 20
+    assert lines[-2].startswith("  caution: FD from 200 samples") and lines[-1] == f"  note: {evaluate.FD_NOTE}."
+    assert evaluate.format_report(report).splitlines()[0] == "tinygan sample quality"
+
+
+def test_cli_prints_its_source_writes_the_same_report_as_json_and_says_so(tmp_path, mnist_test, capsys):
+    x = mnist_test[0][:50]
+    np.save(tmp_path / "s.npy", x)
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"tinygan sample quality -- {tmp_path / 's.npy'}\n")
+    assert out.endswith(f"\nwrote {tmp_path / 'r.json'}\n")
+    report = evaluate.evaluate_samples(x)
+    assert json.loads((tmp_path / "r.json").read_text()) == report
+    reference = evaluate._reference()  # the real-data numbers are the reference's, not the samples'
+    assert (report["fd_real_floor"], report["inception_score_real"]) == (reference["fd_floor"], reference["is_real"])
+
+
+def test_cli_without_classifier_weights_exits_1_in_one_line(tmp_path, capsys, monkeypatch):
+    from tinygan import classifier
+
+    np.save(tmp_path / "s.npy", np.full((5, 784), -1, np.float32))
+    monkeypatch.setattr(evaluate, "_REFERENCE", {})  # as in a fresh process
+    monkeypatch.setattr(classifier, "WEIGHTS_PATH", tmp_path / "none.npz")
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m tinygan.evaluate: error: ") and "classifier weights not found" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_run_draws_ten_thousand_samples_by_default(mnist_test, capsys, monkeypatch):
+    asked = []
+
+    def get_samples(args):
+        asked.append(args.n)
+        return mnist_test[0][:20], "a run"
+
+    monkeypatch.setattr(evaluate, "get_samples", get_samples)
+    assert evaluate.main(["--run", "somewhere"]) == 0 and asked == [10_000]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.mkdir(), "is a directory, expected a .npy file"),
+    (lambda p: p.write_bytes(b""), "not a readable .npy array (No data left in file)"),
+])
+def test_samples_file_that_is_a_directory_or_empty(tmp_path, make, message):
+    make(tmp_path / "s.npy")
+    with pytest.raises(evaluate.SampleError) as err:
+        evaluate.load_samples_file(tmp_path / "s.npy")
+    assert str(err.value) == f"{tmp_path / 's.npy'}: {message}"
+
+
+def test_cli_float64_samples_beyond_float32_are_one_line_without_a_warning(tmp_path, capsys):
+    """NumPy warns "overflow encountered in cast" on the way to float32; the one-line error
+    must not come with a RuntimeWarning and its source line on stderr."""
+    x = np.full((3, 784), -1.0)
+    x[0, 0] = -1e300
+    np.save(tmp_path / "s.npy", x)
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err == "python -m tinygan.evaluate: error: samples contain NaN or infinity (or numbers beyond float32's range)\n"
+
+
+def test_the_reference_statistics_are_computed_once_per_process():
+    """A few seconds of work (the classifier over 20,000 digits): every later call reuses it."""
+    assert evaluate._reference() is evaluate._reference()

@@ -45,6 +45,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from pathlib import Path
 
 from . import backend, checkpoint, classifier
@@ -152,7 +153,9 @@ def kl_to_uniform(counts) -> float:
 
 def _check_samples(samples):
     """Validate and move samples to the device: (n, 784) or (n, 28, 28) → (n, 784) float32."""
-    shape = tuple(getattr(samples, "shape", ()))
+    if not hasattr(samples, "shape"):
+        raise SampleError(f"samples must be an array of shape (n, 784), got a {type(samples).__name__}")
+    shape = tuple(samples.shape)
     if len(shape) == 3 and shape[1:] == (28, 28):
         samples = samples.reshape(shape[0], 784)
         shape = (shape[0], 784)
@@ -163,7 +166,9 @@ def _check_samples(samples):
     kind = getattr(getattr(samples, "dtype", None), "kind", None)
     if kind not in ("f", "i", "u"):  # not "b": a boolean mask is no image in [-1, 1]
         raise SampleError(f"samples must be numbers, got dtype {getattr(samples, 'dtype', None)}")
-    x = xp.asarray(samples, dtype="float32")
+    with warnings.catch_warnings():  # NumPy warns "overflow encountered in cast": refused below, in one line
+        warnings.simplefilter("ignore", RuntimeWarning)
+        x = xp.asarray(samples, dtype="float32")
     if not bool(xp.isfinite(x).all()):
         raise SampleError("samples contain NaN or infinity (or numbers beyond float32's range)")
     lo, hi = float(x.min()), float(x.max())
