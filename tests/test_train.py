@@ -1775,3 +1775,276 @@ def test_training_that_slows_down_gets_the_threads_hint_once(tmp_path, capsys, m
     assert code == 0 and out.count(hint) == 1
     code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "6", "--threads", "1", "--out", tmp_path / "one")
     assert code == 0 and "slowed" not in out
+
+
+# --- from a mutation pass over train.py: each test below fails with one deliberate bug ---------
+
+
+@pytest.mark.parametrize("field, value", [
+    ("d_steps", 0), ("batch_size", 0), ("z_dim", 0), ("seed", -1), ("subset", 0), ("d_steps", True),
+    ("lr_g", 0.0), ("lr_g", float("inf")), ("lr_d", 0.0), ("lr_d", float("inf")), ("lr_g", True),
+    ("beta1", 1.0), ("beta2", 1.0), ("ema", 1.0), ("label_smoothing", 0.0), ("label_smoothing", True),
+    ("data_dir", 5), ("data", "cifar"), ("loss", "hinge"),
+])
+def test_a_config_refuses_each_field_just_outside_its_range(field, value):
+    """What a hand-edited checkpoint could hold: each value one step past what a run can have."""
+    with pytest.raises(ValueError, match=f"config field {field} = {value!r} is not a value a run can have"):
+        train.Config(**{field: value}).check()
+
+
+@pytest.mark.parametrize("field, value", [
+    ("d_steps", 1), ("batch_size", 1), ("z_dim", 1), ("seed", 0), ("subset", 1), ("subset", None),
+    ("beta1", 0.0), ("beta2", 0.0), ("ema", 0.0), ("label_smoothing", 1.0), ("lr_g", 1), ("lr_d", 2),
+    ("data_dir", "/data"), ("data", "ring8"),
+])
+def test_a_config_accepts_the_edges_of_each_range(field, value):
+    """The closed ends (β and EMA 0, smoothing 1, the least counts) and whole-number rates (JSON's 1) are values a run can have."""
+    train.Config(**{field: value}).check()
+    assert train.Config.from_dict({**train.dataclasses.asdict(train.Config()), field: value}).__dict__[field] == value
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--d-steps", "0", "must be > 0, got 0"), ("--lr-g", "0", "must be > 0, got 0"),
+    ("--lr-d", "-1e-3", "must be > 0, got -1e-3"), ("--lr-g", "inf", "must be a finite number, got inf"),
+    ("--beta1", "1", "must be in [0, 1), got 1"), ("--beta2", "1", "must be in [0, 1), got 1"),
+    ("--z-dim", "0", "must be > 0, got 0"), ("--epochs", "0", "must be > 0, got 0"),
+    ("--steps", "0", "must be > 0, got 0"), ("--subset", "0", "must be > 0, got 0"),
+    ("--max-seconds", "0", "must be > 0, got 0"), ("--batch-size", "-32", "must be > 0, got -32"),
+])
+def test_every_numeric_option_refuses_the_first_value_past_its_range(capsys, option, value, message):
+    """Found here, before any data is read: --subset 0 would otherwise train on all 60,000
+    examples, --steps 0 or --epochs 0 end a run at once, and --d-steps 0 fail in the first step."""
+    with pytest.raises(SystemExit) as exit_:
+        train.build_parser().parse_args([f"{option}={value}"])
+    assert exit_.value.code == 2 and f"{option}: {message}" in capsys.readouterr().err
+
+
+def test_the_closed_ends_of_the_unit_intervals_are_accepted():
+    """β1 = β2 = 0 (no momentum), EMA 0 (off) and label smoothing 1 (none) are settings, not mistakes."""
+    parser = train.build_parser()
+    args = parser.parse_args(["--beta1", "0", "--beta2", "0", "--ema", "0", "--label-smoothing", "1"])
+    config = train.config_from_args(args, parser)
+    assert (config.beta1, config.beta2, config.ema, config.label_smoothing) == (0.0, 0.0, 0.0, 1.0)
+
+
+def test_each_arch_gets_its_own_recipe_and_the_options_override_it():
+    """--arch seed trains gan.py's plain recipe (batch 64 at 2e-4, no EMA), the toy sets the toy
+    recipe; an option typed on the command line beats the recipe."""
+    parser = train.build_parser()
+
+    def config(*argv):
+        return train.config_from_args(parser.parse_args(list(argv)), parser)
+
+    for argv, arch in ((["--arch", "seed"], "seed"), (["--arch", "pytorch-gan"], "pytorch-gan"),
+                       (["--data", "ring8"], "toy"), ([], "default")):
+        c = config(*argv)
+        assert c.arch == arch and {name: getattr(c, name) for name in train.RECIPES[arch]} == train.RECIPES[arch]
+    c = config("--arch", "seed", "--batch-size", "16", "--ema", "0.5", "--lr", "1e-3", "--lr-d", "5e-4")
+    assert (c.batch_size, c.ema, c.lr_g, c.lr_d, c.beta1) == (16, 0.5, 1e-3, 5e-4, 0.5)
+
+
+def test_the_sample_grids_draw_the_ema_generator_on_the_same_64_noise_vectors(tmp_path, monkeypatch):
+    """Every grid (epoch_NNN.png and samples.png) shows the EMA generator on the run's fixed
+    noise, 64 vectors from seed + 2, so that grids of different epochs compare."""
+    grids = []
+    monkeypatch.setattr(train, "save_samples_figure", lambda samples, path, *args: grids.append(samples))
+    trainer = small_trainer(n=64, arch="default", ema=0.9, seed=5)  # 2 batches an epoch
+    train.run(trainer, tmp_path, max_steps=3, progress=train.Progress(open(os.devnull, "w")))
+    assert len(grids) == 2  # at the end of epoch 1, and at the end
+    fixed = Random(7).normal((64, 100))
+    assert not np.array_equal(trainer.G_ema.flat_params, trainer.G.flat_params)  # else EMA and G look alike
+    np.testing.assert_array_equal(grids[-1], train.to_numpy(trainer.sampling_generator()(fixed)))
+
+
+def test_a_stop_before_the_first_step_saves_and_reports_without_a_pace(tmp_path):
+    """A Ctrl-C that comes before the first step: nothing trained, no steps/s to divide by."""
+    trainer = small_trainer(arch="seed", ema=0.0)
+    for limits in (dict(max_steps=10), dict(max_epochs=2)):
+        reason = train.run(trainer, tmp_path, **limits, stop_flag={"stop": True},
+                           progress=train.Progress(open(os.devnull, "w")))
+        assert reason == "interrupted" and trainer.step == 0
+    assert checkpoint.load(tmp_path / "checkpoint.npz")[1]["step"] == 0
+
+
+def test_a_limit_reached_at_the_step_a_signal_came_is_done_not_interrupted(tmp_path):
+    trainer = small_trainer(arch="seed", ema=0.0)
+    trainer.train_step()
+    reason = train.run(trainer, tmp_path, max_steps=1, stop_flag={"stop": True},
+                       progress=train.Progress(open(os.devnull, "w")))
+    assert reason == "done"
+
+
+def test_describe_limits_keeps_their_order_and_digits():
+    limits = {"steps": 600, "epochs": 3, "seconds": 1234.5}
+    assert train.describe_limits(limits) == "steps 600, epochs 3, 1234.5 s of training in all"
+    assert train.describe_limits(limits, seconds_left=54.2234) == "steps 600, epochs 3, 54.22 s"
+    assert train.describe_limits({"steps": None, "epochs": None, "seconds": 300.0}) == "300 s of training in all"
+
+
+def test_a_time_limit_alone_replaces_the_default_budget(tmp_path, capsys, monkeypatch):
+    limits = []
+    monkeypatch.setattr(train, "run", lambda trainer, out, *limit, **kwargs: limits.append(limit) or "done")
+    assert run_cli(capsys, *SMALL, "--max-seconds", "5", "--out", tmp_path / "r")[0] == 0
+    assert limits == [(None, None, 5.0)]
+
+
+def test_durations_from_100_hours_read_in_days():
+    assert train.fmt_duration(100 * 3600 - 1) == "5999m59s"
+    assert train.fmt_duration(100 * 3600) == "4.17 days"
+
+
+def test_progress_on_a_terminal_cuts_a_long_line_at_160_characters():
+    stream = Terminal()
+    train.Progress(stream).update("x" * 200, force=True)
+    assert stream.getvalue() == "\r" + "x" * 160
+
+
+def test_the_slowdown_watch_counts_a_window_at_exactly_the_ratio_as_not_slow():
+    watch = train.SlowdownWatch(window_steps=8, ratio=0.5, windows=1)
+    assert not any(watch.tick(1 / 64) for _ in range(8))  # 64 steps/s
+    assert not any(watch.tick(1 / 32) for _ in range(8))  # 32 steps/s: half, not under half
+    assert any(watch.tick(1 / 16) for _ in range(8))  # 16 steps/s
+
+
+def test_the_default_watch_lets_a_pace_above_40_percent_pass():
+    watch = train.SlowdownWatch()
+    said = [watch.tick(0.01) for _ in range(200)]  # 100 steps/s
+    said += [watch.tick(1 / 45) for _ in range(2000)]  # 45 steps/s, ten windows
+    assert not any(said)
+
+
+def test_the_training_data_is_the_first_subset_examples_and_50000_toy_points():
+    from tinygan.data import load_dataset
+
+    x = train.load_training_data(train.Config(subset=50))
+    np.testing.assert_array_equal(x, load_dataset("mnist", split="train")[0][:50])
+    assert train.load_training_data(train.Config(data="ring8", arch="toy")).shape == (50_000, 2)
+
+
+def test_data_dir_with_a_toy_set_is_refused_before_any_reading(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "--data", "ring8", "--data-dir", tmp_path, "--out", tmp_path / "r")
+    assert code == 2 and "--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist" in err
+
+
+def test_resume_conflict_names_a_two_word_option_with_its_dash(tmp_path, capsys):
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--batch-size", "16")
+    assert code == 2 and "(batch_size=32); drop --batch-size or start a new run" in err
+
+
+def test_a_resumed_run_whose_time_is_exactly_spent_is_left_as_it_is(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    arrays, meta = checkpoint.load(out / "checkpoint.npz")
+    meta.update(seconds=60.0, limits={"steps": None, "epochs": None, "seconds": 60.0})
+    checkpoint.save(out / "checkpoint.npz", arrays, meta)
+    before = (out / "checkpoint.npz").read_bytes()
+    code, text, _ = run_cli(capsys, "--resume", "--out", out)
+    assert code == 0 and "already reached the limits it was last given (60 s of training in all)" in text, text
+    assert (out / "checkpoint.npz").read_bytes() == before
+
+
+def test_metrics_lines_past_the_checkpoint_and_records_that_are_not_numbers_are_dropped(tmp_path, capsys):
+    path = tmp_path / "metrics.jsonl"
+    good = {"loss_d": 1.0, "loss_g": 1.0, "d_real": 0.5, "d_fake": 0.5, "step": 5}
+    path.write_text("".join(json.dumps(r) + "\n" for r in (
+        good, {**good, "loss_d": "1.0", "step": 6}, {**good, "step": 7}, {**good, "step": 9})))
+    assert train.read_metrics(path, up_to_step=7) == [good, {**good, "step": 7}]
+    assert "line 2, is not a metrics record" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("perm", "floats", "'perm' is not an order of the 300 examples"),
+    ("step", -1, "(step = -1)"), ("epoch", True, "(epoch = True)"),
+    ("cursor", 8, "cursor = 8: past the epoch's 9 batches"),  # 8 + 2 d-steps > 9 batches
+    ("seconds", -1.0, "(seconds = -1.0)"), ("seconds", float("inf"), "(seconds = inf)"),
+    ("limits", {"steps": -5, "epochs": None, "seconds": None}, "(limits = "),
+    ("limits", {"steps": None, "epochs": None, "seconds": float("inf")}, "(limits = "),
+    ("limits", {"steps": None, "epochs": True, "seconds": None}, "(limits = "),
+    ("blas_threads", True, "(blas_threads = True)"),
+])
+def test_a_resume_refuses_counters_clocks_and_orders_no_run_can_have(tmp_path, key, value, message):
+    trainer = small_trainer(arch="seed", ema=0.0, d_steps=2)
+    trainer.train_step()
+    trainer.save(tmp_path / "checkpoint.npz")
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
+    if key == "perm":
+        arrays["perm"] = arrays["perm"].astype(np.float64)  # the right numbers, but not indices
+    else:
+        meta[key] = value
+    with pytest.raises(checkpoint.CheckpointError) as error:
+        small_trainer(arch="seed", ema=0.0, d_steps=2).load_state(arrays, meta, "ckpt")
+    assert str(error.value).startswith("ckpt") and message in str(error.value)
+
+
+def test_an_epoch_of_whole_batches_visits_every_example():
+    """96 examples in batches of 32: the three batches of an epoch are its order cut in three."""
+    trainer = small_trainer(n=96, arch="seed", ema=0.0)
+    batches = [trainer.next_real_batch() for _ in range(3)]
+    for i, batch in enumerate(batches):
+        np.testing.assert_array_equal(batch, trainer.x_train[trainer.perm[32 * i:32 * (i + 1)]])
+
+
+def test_a_checkpoint_of_another_data_set_size_says_both_sizes(tmp_path):
+    """The data behind a --data-dir changed between runs: the order in the checkpoint is of other examples."""
+    small_trainer(arch="seed", ema=0.0).save(tmp_path / "checkpoint.npz")
+    with pytest.raises(checkpoint.CheckpointError, match="ckpt was trained on 300 examples, this data set has 200"):
+        small_trainer(n=200, arch="seed", ema=0.0).load_state(*checkpoint.load(tmp_path / "checkpoint.npz"), "ckpt")
+
+
+def test_a_run_drops_the_metrics_lines_past_the_step_it_starts_from(tmp_path):
+    """A run killed after a metrics line and before its next checkpoint: the resumed run
+    trains those steps again, and their old lines go, so that no step has two."""
+    later = {"loss_d": 1.0, "loss_g": 1.0, "d_real": 0.5, "d_fake": 0.5, "step": 50, "epochs_done": 5, "seconds": 9.0}
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({**later, "step": 0}) + "\n" + json.dumps(later) + "\n")
+    train.run(small_trainer(arch="seed", ema=0.0), tmp_path, max_steps=2, progress=train.Progress(open(os.devnull, "w")))
+    assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 2]
+
+
+def test_a_checkpoint_from_before_the_clock_and_limits_were_kept_resumes(tmp_path):
+    trainer = small_trainer(arch="seed", ema=0.0)
+    trainer.train_step()
+    trainer.save(tmp_path / "checkpoint.npz")
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
+    for key in ("seconds", "limits", "blas_threads"):
+        del meta[key]
+    resumed = small_trainer(arch="seed", ema=0.0)
+    resumed.load_state(arrays, meta)
+    assert (resumed.step, resumed.seconds, resumed.limits) == (1, 0.0, None)
+
+
+def test_figures_name_a_data_directory_at_the_root_by_its_path():
+    assert train.data_label(train.Config(data="mnist", data_dir="/")) == "/"  # "/" has no name
+
+
+def test_each_metrics_line_is_the_mean_of_its_own_steps_and_an_epochs_end_writes_one(tmp_path, monkeypatch):
+    """Lines at every second step (log_every 2) and at the end of each 2-batch epoch: each the
+    mean of the steps since the line before, not of all steps so far."""
+    monkeypatch.setattr(train, "save_samples_figure", lambda *args: None)
+    trainer = small_trainer(n=96, arch="seed", ema=0.0)  # 3 batches an epoch: ends at steps 3 and 6
+    losses = iter([1.0, 3.0, 5.0, 7.0, 9.0])
+
+    def fixed_step():
+        trainer.step += 1
+        trainer.cursor += 1
+        return train.gan.StepStats(next(losses), 0.5, 0.5, 0.5)
+
+    monkeypatch.setattr(trainer, "train_step", fixed_step)
+    train.run(trainer, tmp_path, max_steps=5, log_every=2, progress=train.Progress(open(os.devnull, "w")))
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss_d"]) for r in records] == [(2, 2.0), (3, 5.0), (4, 7.0), (5, 9.0)]
+
+
+def test_one_step_into_an_epoch_is_in_it_and_no_eval_skips_the_evaluation(tmp_path, capsys):
+    """9 batches an epoch: step 10 is the first of epoch 2; --no-eval on MNIST writes no eval.json."""
+    code, out, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "10", "--out", tmp_path / "r")
+    assert code == 0, err
+    assert "at step 10, in epoch 2" in out and "Frechet" not in out
+    assert not (tmp_path / "r" / "eval.json").exists()
+
+
+def test_a_data_directory_of_damaged_files_is_one_line(tmp_path, capsys):
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        (tmp_path / name).write_bytes(b"not an IDX file")
+    code, _, err = run_cli(capsys, "--data-dir", tmp_path, "--steps", "1", "--out", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1 and "IDX" in err, err
