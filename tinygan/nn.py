@@ -205,8 +205,8 @@ class Tanh(Layer):
 def sigmoid(x):
     """Logistic function ``σ(x) = 1 / (1 + e^{−x})`` without overflow for any ``x``.
 
-    Uses ``e = exp(−|x|) ∈ (0, 1]``: ``σ(x) = 1/(1+e)`` for ``x ≥ 0`` and ``e/(1+e)``
-    otherwise, so ``exp`` never sees a large positive argument.
+    Uses ``e = exp(−|x|) ∈ [0, 1]`` (0 only where it underflows): ``σ(x) = 1/(1+e)`` for
+    ``x ≥ 0`` and ``e/(1+e)`` otherwise, so ``exp`` never sees a large positive argument.
     """
     e = xp.exp(-xp.abs(x))
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
