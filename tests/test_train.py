@@ -296,16 +296,17 @@ def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys
     assert left == pytest.approx(300 - meta["seconds"], abs=0.01) and left < 300
 
 
-def test_a_resumed_run_whose_time_budget_is_spent_is_left_as_it_is(tmp_path, capsys):
-    """Stored limit 1 s of training, 5 s spent: nothing to train, and nothing rewritten."""
+@pytest.mark.parametrize("spent, limit", [(5.0, 1.0), (60.0, 60.0)])  # past the budget, or exactly on it
+def test_a_resumed_run_whose_time_budget_is_spent_is_left_as_it_is(tmp_path, capsys, spent, limit):
+    """A stored limit of `limit` s of training with `spent` s spent: nothing to train, and nothing rewritten."""
     out = tmp_path / "run"
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
     arrays, meta = checkpoint.load(out / "checkpoint.npz")
-    meta.update(seconds=5.0, limits={"steps": None, "epochs": None, "seconds": 1.0})
+    meta.update(seconds=spent, limits={"steps": None, "epochs": None, "seconds": limit})
     checkpoint.save(out / "checkpoint.npz", arrays, meta)
     files = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
     code, text, _ = run_cli(capsys, "--resume", "--out", out)
-    assert code == 0 and "already reached the limits it was last given (1 s of training in all)" in text, text
+    assert code == 0 and f"already reached the limits it was last given ({limit:g} s of training in all)" in text, text
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()} == files
 
 
@@ -1930,18 +1931,6 @@ def test_resume_conflict_names_a_two_word_option_with_its_dash(tmp_path, capsys)
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "1", "--out", tmp_path / "r")[0] == 0
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "r", "--batch-size", "16")
     assert code == 2 and "(batch_size=32); drop --batch-size or start a new run" in err
-
-
-def test_a_resumed_run_whose_time_is_exactly_spent_is_left_as_it_is(tmp_path, capsys):
-    out = tmp_path / "run"
-    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
-    arrays, meta = checkpoint.load(out / "checkpoint.npz")
-    meta.update(seconds=60.0, limits={"steps": None, "epochs": None, "seconds": 60.0})
-    checkpoint.save(out / "checkpoint.npz", arrays, meta)
-    before = (out / "checkpoint.npz").read_bytes()
-    code, text, _ = run_cli(capsys, "--resume", "--out", out)
-    assert code == 0 and "already reached the limits it was last given (60 s of training in all)" in text, text
-    assert (out / "checkpoint.npz").read_bytes() == before
 
 
 def test_metrics_lines_past_the_checkpoint_and_records_that_are_not_numbers_are_dropped(tmp_path, capsys):
