@@ -38,7 +38,7 @@ def test_env_var_selects_device(monkeypatch):
 
 def test_gpu_without_cupy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)  # makes `import cupy` raise ImportError
-    with pytest.raises(backend.BackendError, match=r"pip install 'tinygan\[gpu\]'"):
+    with pytest.raises(backend.BackendError, match=r"pip install cupy-cuda12x  \(or, in tinygan's folder, pip install -e '\.\[gpu\]'\)"):
         backend.use("gpu")
     assert backend.device() == "cpu"
 

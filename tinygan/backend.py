@@ -54,7 +54,8 @@ def _load_cupy():
     except ImportError as err:
         raise BackendError(
             "device 'gpu' needs CuPy, which is not installed. "
-            "Install it with: pip install 'tinygan[gpu]'  (a CUDA 12 build of CuPy)"
+            "Install a CUDA 12 build: pip install cupy-cuda12x  (or, in tinygan's folder, "
+            "pip install -e '.[gpu]')"
         ) from err
     try:
         count = cupy.cuda.runtime.getDeviceCount()
