@@ -28,14 +28,14 @@ step's matrix products replayed alone: at batch 64 both libraries did the produc
 similar speed, and PyTorch spent 2.4-3.5 times as long as tinygan on everything else (a
 cost per operation that did not grow with the batch), so tinygan was 1.36-1.44 times as
 fast.  At batch 256 both libraries' products ran at 155-167 GFLOP/s, near this machine's
-rate, and were two thirds or more of either step.  tinygan skips 6.7% (``pytorch-gan``)
-to 10.3% (``seed``) of PyTorch's arithmetic: D's weight gradients in the generator step,
-which PyTorch computes and discards.  For ``seed`` that is 0.8-0.9 ms of a 2.0-2.3 ms
+rate, and were two thirds or more of either step.  PyTorch does 6.7% (``pytorch-gan``)
+to 10.3% (``seed``) more arithmetic than tinygan: D's weight gradients in the generator
+step, which PyTorch computes and discards.  For ``seed`` that is 0.8-0.9 ms of a 2.0-2.3 ms
 lead; the rest is half a millisecond of Adam (PyTorch loops over its parameter tensors on
 a CPU) and 0.7-0.9 ms of everything else.  For ``pytorch-gan`` tinygan's everything else
-took 0.6-1.3 ms longer, leaving 1.6 ms.  With the products on both cores and the rest on
-one, perfectly overlapped, ``pytorch-gan`` at batch 256 could be at most about 1.22-1.24
-times as fast as PyTorch on that machine.
+took 0.6-1.3 ms longer (and in one run its Adam 0.3 ms longer), leaving 1.6 ms.  With
+the products on both cores and the rest on one, perfectly overlapped, ``pytorch-gan`` at
+batch 256 could be at most about 1.22-1.24 times as fast as PyTorch on that machine.
 """
 
 from __future__ import annotations
