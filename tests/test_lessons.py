@@ -189,3 +189,16 @@ def test_the_name_checker_is_not_vacuous():
     assert python_blocks("text\n```python\nx = 1\n```\n```bash\nls\n```\n") == ["x = 1\n"]
     package = {p.stem for p in (ROOT / "tinygan").glob("*.py")} - {"__init__"}
     assert set(MODULES) == package, "MODULES must list every module of tinygan"
+
+
+
+def test_make_figures_names_an_unknown_figure_in_one_line():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(LESSONS / "figures" / "make_figures.py"), "no_such"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("make_figures.py: unknown figure 'no_such'; choose from gan_1d, ")
+    assert "blots" in line

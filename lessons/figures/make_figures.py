@@ -494,5 +494,10 @@ FIGURES = {name[4:]: f for name, f in dict(globals()).items() if name.startswith
 
 if __name__ == "__main__":
     wanted = sys.argv[1:] or list(FIGURES)
+    unknown = [name for name in wanted if name not in FIGURES]
+    if unknown:
+        print(f"make_figures.py: unknown figure {', '.join(map(repr, unknown))}; "
+              f"choose from {', '.join(FIGURES)}", file=sys.stderr)
+        sys.exit(2)
     for name in wanted:
         FIGURES[name]()
