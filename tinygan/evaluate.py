@@ -94,8 +94,9 @@ def frechet_distance(mu1, cov1, mu2, cov2) -> float:
     """Fréchet distance between Gaussians ``N(mu1, cov1)`` and ``N(mu2, cov2)``.
 
     mu: (d,), cov: (d, d).  ``tr((Σ₁Σ₂)^½)`` is computed as ``tr((Σ₁^½ Σ₂ Σ₁^½)^½)``,
-    the same number (the two matrices are similar), but the second is symmetric PSD,
-    so ``eigvalsh`` gives real, non-negative eigenvalues whose square roots we sum.
+    the same number: with ``A = Σ₁^½`` and ``B = Σ₁^½ Σ₂`` the two matrices are ``AB`` and
+    ``BA``, which share their eigenvalues.  The second is symmetric PSD, so ``eigvalsh``
+    gives real, non-negative eigenvalues whose square roots we sum.
     """
     mu1, mu2 = xp.asarray(mu1, dtype="float64"), xp.asarray(mu2, dtype="float64")
     cov1, cov2 = xp.asarray(cov1, dtype="float64"), xp.asarray(cov2, dtype="float64")
