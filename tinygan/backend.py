@@ -173,7 +173,7 @@ def set_blas_threads(n: int) -> bool:
     The count changes more than speed: OpenBLAS splits a product's work differently, so
     results differ in the last bits, and a GAN carries the difference on (30 steps of
     ``Trainer(Config(arch="pytorch-gan", batch_size=256, ema=0))`` on MNIST ended with
-    G's weights up to 9.3e-4 apart on 1 and on 2 threads).  So a checkpoint records the
+    G's weights up to 1.2e-3 apart on 1 and on 2 threads).  So a checkpoint records the
     count, and a resumed run restores it.
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:

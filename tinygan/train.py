@@ -517,8 +517,8 @@ class SlowdownWatch:
     once, at the end of the ``windows``-th window of ``window_steps`` steps in a row that
     each went slower than ``ratio`` times the fastest window so far.  On a CPU that other
     work keeps busy, NumPy's BLAS, splitting every product over all cores, waits at each
-    one for the thread that did not get a core: the README measured 856 steps in 30 s on
-    two threads beside a busy loop and 2,546 on one.  Only the steps' own time counts, so
+    one for the thread that did not get a core: the README measured 631 steps in 30 s on
+    two threads beside a busy loop and 1,302 on one.  Only the steps' own time counts, so
     an epoch's end (pictures, a checkpoint) does not look slow; one slow window can still
     be a hiccup, several in a row are news.
     """
