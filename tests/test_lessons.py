@@ -25,6 +25,8 @@ import importlib
 import inspect
 import pathlib
 import re
+import subprocess
+import sys
 
 import matplotlib
 
@@ -191,11 +193,7 @@ def test_the_name_checker_is_not_vacuous():
     assert set(MODULES) == package, "MODULES must list every module of tinygan"
 
 
-
 def test_make_figures_names_an_unknown_figure_in_one_line():
-    import subprocess
-    import sys
-
     result = subprocess.run([sys.executable, str(LESSONS / "figures" / "make_figures.py"), "no_such"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
