@@ -41,7 +41,9 @@ lesson 13 reads its figures.  Per configuration it prints five lines (one run on
 
 On a shared virtual machine a block can be 10-30% slower than the next; the split comes
 from runs other than the step times', so run it twice before trusting a difference of a
-millisecond.  Without PyTorch only tinygan's lines are printed.
+millisecond.  Where a split does not even fit inside its step (the products and Adam
+longer than the whole step), a warning line says so.  Without PyTorch only tinygan's lines
+are printed.
 """
 
 from __future__ import annotations
@@ -262,11 +264,21 @@ def _in_child(function, *args):
 
 
 def describe(name, step_ms, split):
-    """One line: the step, its products (time, FLOPs, rate) and the rest."""
+    """One line: the step, its products (time, FLOPs, rate) and the rest; and a second,
+    a warning, when the split does not fit inside the step.
+
+    The step and its split come from different runs, so on a busy machine the products
+    (and Adam) can seem to take longer than the whole step; the split then says nothing.
+    """
     rate = split["flops"] / (split["products_ms"] / 1e3) / 1e9
+    rest_ms = step_ms - split["products_ms"]
     line = (f"  {name + ':':8} step {step_ms:.1f} ms = products {split['products_ms']:.1f} ms "
-            f"({split['flops'] / 1e9:.2f} GFLOP at {rate:.0f} GFLOP/s) + the rest {step_ms - split['products_ms']:.1f} ms")
-    return line + (f" (Adam's updates {split['adam_ms']:.1f} ms of it)" if "adam_ms" in split else "")
+            f"({split['flops'] / 1e9:.2f} GFLOP at {rate:.0f} GFLOP/s) + the rest {rest_ms:.1f} ms")
+    line += f" (Adam's updates {split['adam_ms']:.1f} ms of it)" if "adam_ms" in split else ""
+    if rest_ms < split.get("adam_ms", 0.0):
+        line += (f"\n  {'warning:':8} this split (timed in another run) does not fit inside the step: "
+                 "the load changed between runs; run again on an idle machine")
+    return line
 
 
 def main(argv=None):

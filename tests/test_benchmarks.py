@@ -83,6 +83,21 @@ def test_products_plot_draws_each_configuration_and_refuses_an_unwritable_file(p
     assert "cannot write --plot" in capsys.readouterr().err and not timed
 
 
+def test_products_warns_when_the_split_does_not_fit_inside_the_step(products):
+    """The step and its split are timed in different runs; on a busy machine the products
+    and Adam can seem to take longer than the whole step (a helper's run once printed
+    products 533 ms and the rest -482 ms), and then the script must say so."""
+    split = {"products_ms": 6.0, "adam_ms": 1.0, "flops": 1e9}
+    assert "warning" not in products.describe("tinygan", 8.0, split)
+    assert products.describe("tinygan", 8.0, split).count("\n") == 0
+    for step_ms in (6.5, 5.0):  # the rest shorter than Adam alone, or below zero
+        line = products.describe("tinygan", step_ms, split)
+        assert "warning:" in line.splitlines()[1] and "idle machine" in line
+    no_adam = {"products_ms": 6.0, "flops": 1e9}  # PyTorch's split as describe sees it without Adam
+    assert "warning" not in products.describe("torch", 6.5, no_adam)
+    assert "warning" in products.describe("torch", 5.9, no_adam)
+
+
 def test_products_counts_pytorchs_products_of_one_step_of_the_seed_nets(products):
     """PyTorch's side of ``benchmarks/products.py``: the FLOPs of ``aten::mm``/``addmm``
     in one step of its textbook loop are tinygan's (see the test above) plus what that
