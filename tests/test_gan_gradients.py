@@ -6,6 +6,7 @@ fake batch before either backward pass.
 """
 
 import numpy as np
+import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -134,17 +135,34 @@ def test_generator_step_through_frozen_discriminator(seed, n, kind, dropout, spr
     np.testing.assert_array_equal(D.flat_params, d_params)
 
 
-def test_two_batches_backward_in_any_order_give_the_exact_sum():
+def one_batch_at_a_time(D, batches):
+    """D's gradient summed over ``(x, dy)`` pairs, each batch run forward and straight
+    back before the next: right for any design, since nothing is overwritten between a
+    forward and its backward."""
+    D.zero_grad()
+    for x, dy in batches:
+        D.backward(dy, D.forward(x)[1])
+    return D.flat_grads.copy()
+
+
+def both_forwards_first(D, batches, order):
+    """The same sum the way a D step makes it: every forward pass first, then the
+    backward passes in ``order`` (indices into ``batches``)."""
+    caches = [D.forward(x)[1] for x, _ in batches]
+    D.zero_grad()
+    for i in order:
+        D.backward(batches[i][1], caches[i])
+    return D.flat_grads.copy()
+
+
+@pytest.mark.parametrize("rows", [(4, 4), (5, 4)])  # equal, as in a GAN step, and not
+def test_two_batches_backward_in_any_order_give_the_exact_sum(rows):
     rng = Random(3)
     D = make_discriminator(rng, batchnorm=True)
-    a, b = rng.normal((5, 6), dtype="float64"), rng.normal((4, 6), dtype="float64")
-    da, db = rng.normal((5, 1), dtype="float64"), rng.normal((4, 1), dtype="float64")
-    ya, ca = D.forward(a)
-    yb, cb = D.forward(b)
-    D.zero_grad(); D.backward(da, ca); only_a = D.flat_grads.copy()
-    D.zero_grad(); D.backward(db, cb); only_b = D.flat_grads.copy()
-    D.zero_grad(); D.backward(db, cb); D.backward(da, ca)
-    np.testing.assert_allclose(D.flat_grads, only_a + only_b, rtol=1e-14, atol=1e-15)
+    batches = [(rng.normal((n, 6), dtype="float64"), rng.normal((n, 1), dtype="float64")) for n in rows]
+    right = one_batch_at_a_time(D, batches)
+    np.testing.assert_array_equal(both_forwards_first(D, batches, [0, 1]), right)  # the same additions
+    np.testing.assert_allclose(both_forwards_first(D, batches, [1, 0]), right, rtol=1e-14, atol=1e-15)
 
 
 class NaiveDense(nn.Dense):
@@ -156,6 +174,19 @@ class NaiveDense(nn.Dense):
 
     def backward(self, dout, cache, **options):
         return super().backward(dout, self.last_x, **options)
+
+
+def test_the_exact_sum_check_catches_layers_that_keep_activations():
+    """With batches of equal size (no shape clash to give it away), a layer that keeps
+    its input gets the D-step sum wrong, while one batch at a time it is right."""
+    rng = Random(3)
+    naive = NaiveDense(6, 5, rng=rng, dtype="float64")
+    D = nn.Sequential(naive, nn.LeakyReLU(0.2), nn.Dense(5, 1, rng=rng, dtype="float64"))
+    batches = [(rng.normal((4, 6), dtype="float64") + 1, rng.normal((4, 1), dtype="float64")),
+               (rng.normal((4, 6), dtype="float64"), rng.normal((4, 1), dtype="float64"))]
+    right = one_batch_at_a_time(D, batches)
+    for order in ([0, 1], [1, 0]):
+        assert rel_error(both_forwards_first(D, batches, order), right) > 1e-2
 
 
 def test_the_accumulation_check_catches_layers_that_keep_activations():
