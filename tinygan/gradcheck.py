@@ -12,8 +12,8 @@ checks run in float64: in float32 (ε ≈ 1e-7) the rounding term alone is about
 
 ``rel_error`` compares whole arrays: ``max|a − b| / max(|a|max + |b|max, tiny)``.  It is
 normalised by the largest entries rather than entry by entry, because an entry that is
-0 in truth comes out as ±1e-11 numerically, and an entry-wise ratio would call that 100%
-wrong.  What to expect in float64 with ``h = 1e-6``: a right backward pass measures
+0 in truth comes out as about ±1e-10 numerically, and an entry-wise ratio would call that
+100% wrong.  What to expect in float64 with ``h = 1e-6``: a right backward pass measures
 about 1e-10 to 1e-8, and the tests fail anything above 1e-6.  A wrong one need not
 measure 1e-3: a gradient off by a relative 1e-4 shows as about 5e-5.
 """
