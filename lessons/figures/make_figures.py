@@ -86,9 +86,9 @@ def fig_activations():
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.2))
     for ax, (name, layer) in zip(axes, layers):
         y, cache = layer.forward(x[None, :])
-        dx = layer.backward(np.ones_like(y), cache)  # the derivative dy/dx, entry by entry
+        dx = layer.backward(np.ones_like(y), cache)  # the derivative f'(x), entry by entry
         ax.plot(x, y[0], color=REAL, lw=2, label="forward: y")
-        ax.plot(x, dx[0], color=FAKE, lw=2, ls="--", label="backward with dy = 1: dy/dx")
+        ax.plot(x, dx[0], color=FAKE, lw=2, ls="--", label="backward with dy = 1: f'(x)")
         ax.axhline(0, color="gray", lw=0.6)
         ax.axvline(0, color="gray", lw=0.6)
         ax.set_title(f"nn.{name}")
