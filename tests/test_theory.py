@@ -163,6 +163,18 @@ def test_jsd_facts_hypothesis(a, b):
     assert j >= tv * tv / 2 - 1e-12  # Pinsker: zero only if equal
     if np.all(p * q == 0):
         assert abs(j - LOG2) < 1e-12  # disjoint supports
+    assert abs(j - theory.jsd_entropy_form(p, q)) < 1e-12  # and it is the JSD, not only JSD-like
+
+
+def test_jsd_is_the_jensen_shannon_divergence():
+    """The facts of row 3 hold for other functions too (log 2·TV, sqrt(log 2·JSD)):
+    tie theory.jsd to a value by hand and to the entropy form on check 3's random pairs.
+    By hand: p = (½, ½), q = (1, 0), m = (¾, ¼): KL(p‖m) = ½ log(4/3), KL(q‖m) = log(4/3)."""
+    assert theory.jsd([0.5, 0.5], [1.0, 0.0]) == pytest.approx(0.75 * math.log(4 / 3), rel=1e-14)
+    rng = Random(2)
+    p = theory.random_distributions(rng, 2000, 12, sparsity=0.25)
+    q = theory.random_distributions(rng, 2000, 12, sparsity=0.25)
+    assert np.abs(theory.jsd(p, q) - theory.jsd_entropy_form(p, q)).max() < 1e-12
 
 
 def test_jsd_disjoint_is_log2_and_histogram_jsd():

@@ -118,7 +118,7 @@ def jsd(p, q, axis=-1):
 
 def jsd_entropy_form(p, q, axis=-1):
     """The same divergence written as ``H(m) − (H(p) + H(q))/2``: a second, independent
-    formula that the checks compare :func:`jsd` and ``C(G)`` against."""
+    formula that check 2a compares ``C(G)`` against, and check 3 :func:`jsd`."""
     p, q = xp.asarray(p, dtype="float64"), xp.asarray(q, dtype="float64")
     return entropy((p + q) / 2, axis) - (entropy(p, axis) + entropy(q, axis)) / 2
 
@@ -466,7 +466,7 @@ def check_global_optimum_gaussians(pairs=GAUSSIAN_PAIRS) -> Result:
 
 
 def check_jsd_facts(n: int = 2000, k: int = 12, seed: int = 2) -> Result:
-    """3: JSD is symmetric, ``0 ≤ JSD ≤ log 2``, zero iff equal, ``log 2`` iff disjoint.
+    """3: JSD is symmetric, ``0 ≤ JSD ≤ log 2``, zero iff equal, ``log 2`` if disjoint.
 
     On ``n`` random pairs ``p, q: (n, k)``:
 
@@ -476,7 +476,9 @@ def check_jsd_facts(n: int = 2000, k: int = 12, seed: int = 2) -> Result:
       2·TV(p,m)²`` and ``TV(p,m) = TV(p,q)/2`` give ``JSD ≥ TV(p,q)²/2``, with
       ``TV = ½ Σ|p − q|``; checked on the random pairs and on pairs ``q = p + tiny``;
     - disjoint supports (``p`` on the first half of the atoms, ``q`` on the rest) give
-      exactly ``log 2``.
+      exactly ``log 2``;
+    - and, since other functions have all of these properties too (``log 2·TV(p, q)``
+      does), :func:`jsd` agrees with :func:`jsd_entropy_form`, the divergence itself.
     The error reported is the largest violation of any of these.
     """
     rng = Random(seed)
@@ -499,12 +501,14 @@ def check_jsd_facts(n: int = 2000, k: int = 12, seed: int = 2) -> Result:
     pd /= pd.sum(axis=1, keepdims=True)
     qd /= qd.sum(axis=1, keepdims=True)
     disjoint = float(xp.abs(jsd(pd, qd) - LOG2).max())
-    err = max(symmetric, bounds, self_zero, max(pinsker, 0.0), disjoint)
+    entropy_form = float(xp.abs(j_pq - jsd_entropy_form(p, q)).max())
+    err = max(symmetric, bounds, self_zero, max(pinsker, 0.0), disjoint, entropy_form)
     return _result("3", "JSD symmetric, 0 ≤ JSD ≤ log 2, = 0 iff p = q, = log 2 if disjoint",
                    f"{n} random pairs on {k} atoms, seed {seed}; 'only if' via JSD ≥ TV²/2 (Pinsker)",
                    err, 1e-12,
                    f"asym {symmetric:.0e}; range [{float(j_pq.min()):.3f}, {float(j_pq.max()):.3f}]; "
-                   f"JSD(p,p) {self_zero:.0e}; |JSD_disjoint − log2| {disjoint:.0e}")
+                   f"JSD(p,p) {self_zero:.0e}; |JSD_disjoint − log2| {disjoint:.0e}; "
+                   f"|JSD − entropy form| {entropy_form:.0e}")
 
 
 # --------------------------------------------------------------------------------------
