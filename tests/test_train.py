@@ -918,6 +918,45 @@ def test_nan_weights_never_reach_a_checkpoint(tmp_path, net):
     assert (out / "checkpoint.npz").read_bytes() == good
 
 
+@pytest.mark.parametrize("owner, key, message", [
+    ("opt_g", "v_sum", "G's optimizer state (opt_g_v_sum)"),
+    ("opt_d", "m_sum", "D's optimizer state (opt_d_m_sum)"),
+    ("G", "flat_state", "G's running statistics (G_state)")])
+def test_a_state_that_cannot_be_resumed_never_reaches_a_checkpoint(tmp_path, owner, key, message):
+    """load_state refuses any value that is not finite, so save must refuse to write one:
+    otherwise the "last good" checkpoint would be one that --resume rejects."""
+    config = train.Config(data="mnist", arch="pytorch-gan", batch_size=32, subset=300, ema=0.0)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    assert trainer.G.flat_state.size > 0  # pytorch-gan's G has BatchNorm's running statistics
+    out = tmp_path / "run"
+    train.run(trainer, out, max_steps=9, progress=train.Progress(open(os.devnull, "w")))
+    good = (out / "checkpoint.npz").read_bytes()
+    original_step = trainer.train_step
+
+    def poisoned_step():
+        stats = original_step()
+        if trainer.step == 18:  # the last step of the second epoch: weights and losses finite
+            getattr(getattr(trainer, owner), key)[:1] = np.inf
+        return stats
+
+    trainer.train_step = poisoned_step
+    with pytest.raises(train.TrainingError, match=re.escape(message) + " is no longer finite at step 18"):
+        train.run(trainer, out, max_steps=100, progress=train.Progress(open(os.devnull, "w")))
+    assert (out / "checkpoint.npz").read_bytes() == good
+
+
+def test_a_huge_learning_rate_that_overflows_adams_state_stops_the_run(tmp_path):
+    """At lr 1e9 the squared gradients overflow Adam's v_sum to inf within a few steps,
+    while the weights (each step is m/sqrt(v), so 0 where v is inf) and the losses stay
+    finite: only the check of the whole state at save time stops the run."""
+    config = train.Config(data="mnist", arch="seed", batch_size=64, subset=256, ema=0.0, lr_g=1e9, lr_d=1e9)
+    trainer = train.Trainer(config, train.load_training_data(config))
+    with np.errstate(all="ignore"), pytest.raises(train.TrainingError, match=r"optimizer state \(opt_._v_sum\)"):
+        train.run(trainer, tmp_path / "run", max_steps=8, progress=train.Progress(open(os.devnull, "w")))
+    assert np.isfinite(trainer.G.flat_params).all() and np.isfinite(trainer.D.flat_params).all()
+    assert not (tmp_path / "run" / "checkpoint.npz").exists()
+
+
 def test_train_step_refuses_to_run_past_the_epoch():
     config = train.Config(data="mnist", arch="seed", batch_size=100, subset=200, ema=0.0)
     trainer = train.Trainer(config, train.load_training_data(config))

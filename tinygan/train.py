@@ -283,17 +283,27 @@ class Trainer:
                 "seconds": self.seconds, "limits": self.limits, "blas_threads": backend.blas_threads()}
 
     def save(self, path):
-        """Write a checkpoint, refusing weights that are no longer finite.
+        """Write a checkpoint, refusing a state that is no longer finite.
 
         A loss is computed before its update, so a blown-up update shows in the weights
-        first: checking them here keeps NaN out of the "last good" checkpoint.
+        first: checking them here keeps NaN out of the "last good" checkpoint.  The rest is
+        checked too, because ``load_state`` refuses any value that is not finite: Adam's
+        ``v_sum`` of squared gradients overflows float32 (past 3.4e38) while the weights,
+        their steps divided by its square root, can stay finite.
         """
         nets = (("G", self.G), ("D", self.D)) + ((("G_ema", self.G_ema),) if self.G_ema is not None else ())
         for name, net in nets:
             if not bool(xp.isfinite(net.flat_params).all()):
                 raise TrainingError(f"{name}'s weights are no longer finite at step {self.step}; "
                                     f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
-        checkpoint.save(path, self.state_arrays(), self.state_meta())
+        arrays = self.state_arrays()
+        for name, array in arrays.items():
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                # the weights passed above, so this is opt_g_*, opt_d_*, G_state or D_state
+                owner = f"{name[4].upper()}'s optimizer state" if name.startswith("opt_") else f"{name[0]}'s running statistics"
+                raise TrainingError(f"{owner} ({name}) is no longer finite at step {self.step}; "
+                                    f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
+        checkpoint.save(path, arrays, self.state_meta())
 
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
         """Put a checkpoint's state into this trainer (built from the same config)."""
