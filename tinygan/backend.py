@@ -171,10 +171,9 @@ def set_blas_threads(n: int) -> bool:
     """Let NumPy's OpenBLAS use ``n`` threads from now on; False when it cannot be set.
 
     The count changes more than speed: OpenBLAS splits a product's work differently, so
-    results differ in the last bits, and a GAN carries the difference on (30 steps of
-    ``Trainer(Config(arch="pytorch-gan", batch_size=256, ema=0))`` on MNIST ended with
-    G's weights up to 1.2e-3 apart on 1 and on 2 threads).  So a checkpoint records the
-    count, and a resumed run restores it.
+    results differ in the last bits, and a GAN carries the difference on (lesson 7: the
+    default recipe's G, 8e-6 apart on 1 and on 2 threads after one step, 3.5e-4 after
+    30).  So a checkpoint records the count, and a resumed run restores it.
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"BLAS threads must be an integer >= 1, got {n!r}")
