@@ -220,7 +220,7 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, capsys, stop_signal):
     proc.send_signal(stop_signal)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 128 + stop_signal, stderr  # 130 for Ctrl-C, 143 for SIGTERM
-    assert "Traceback" not in stderr and "resume with: python -m tinygan.train --resume --out" in stdout
+    assert "Traceback" not in stderr and f"resume with: python -m tinygan.train --resume --out {out} --no-eval" in stdout
     _, meta = checkpoint.load(out / "checkpoint.npz")
     assert meta["step"] > 0
     # The interrupted run goes on where it stopped: 3 more steps end where a run that was
@@ -260,6 +260,7 @@ def test_resume_without_limits_goes_on_to_the_limits_the_run_was_last_given(tmp_
         code, out, _ = run_cli(capsys, *common, "--steps", "20", "--out", tmp_path / "split")
     assert code == 130 and "at step 8" in out
     assert "the same limits: steps 20" in out
+    assert f"--resume --out {tmp_path / 'split'} --no-eval " in out  # the option holds for one invocation
     code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split")  # the printed command
     assert code == 0, err
     assert "resuming at step 8" in out and "(until steps 20)" in out
@@ -279,6 +280,18 @@ def test_resume_without_limits_goes_on_to_the_limits_the_run_was_last_given(tmp_
     assert "already reached the limits it was last given (steps 20)" in out
     code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "split", "--steps", "22")  # further
     assert code == 0 and "(until steps 22)" in out, err
+
+
+def test_the_resume_command_repeats_the_evaluation_options(tmp_path, capsys, monkeypatch):
+    """--no-eval and --eval-samples are not stored in the checkpoint, so the printed
+    command carries them; without them a resumed run would evaluate 10,000 samples."""
+    common = ["--data", "mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed", "--steps", "20"]
+    for run, (given, shown) in enumerate([([], ""), (["--eval-samples", "50"], " --eval-samples 50"),
+                                          (["--eval-samples", "10000"], "")]):
+        with monkeypatch.context() as m:
+            interrupt_at(m, 4)
+            code, out, _ = run_cli(capsys, *common, *given, "--out", tmp_path / str(run))
+        assert code == 130 and f"--resume --out {tmp_path / str(run)}{shown}   (it goes on" in out, out
 
 
 def test_resume_without_limits_gets_the_rest_of_the_time_budget(tmp_path, capsys, monkeypatch):

@@ -370,6 +370,7 @@ class Trainer:
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (blas_threads = {threads!r})")
 
 
+EVAL_SAMPLES = 10_000  # the final evaluation's samples, as lesson 8 compares them
 SMALLER_LR = "Try a smaller --lr (in a new run: a resumed run keeps its settings)."
 
 
@@ -759,7 +760,7 @@ def build_parser():
                         "other work keeps busy. A run's numbers differ in the last bits between counts")
     p.add_argument("--out", default=None, help="run directory (default runs/<data>-<arch>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--eval-samples", type=at_least(2), default=10_000,
+    p.add_argument("--eval-samples", type=at_least(2), default=EVAL_SAMPLES,
                    help="samples for the final evaluation (a covariance needs 2 or more)")
     p.add_argument("--no-eval", action="store_true", help="skip the final evaluation")
     return p
@@ -908,7 +909,10 @@ def main(argv=None) -> int:
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
     print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}")
     if reason == "interrupted":
-        print(f"resume with: python -m tinygan.train --resume --out {out}   "
+        # the evaluation options hold for one invocation, so the command repeats them
+        evaluation = (" --no-eval" if args.no_eval else
+                      f" --eval-samples {args.eval_samples}" if args.eval_samples != EVAL_SAMPLES else "")
+        print(f"resume with: python -m tinygan.train --resume --out {out}{evaluation}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 128 + stop_signal
     if stop_flag["stop"]:  # the signal came while the last checkpoint and figures were written
