@@ -107,6 +107,17 @@ def test_kl_to_uniform():
     assert math.isclose(evaluate.kl_to_uniform([1, 1, 0, 0]), math.log(2))
 
 
+def test_inception_score_by_hand_on_two_samples():
+    """IS = exp(mean_x KL(p(y|x) ‖ p(y))), p(y) = mean_x p(y|x) (Salimans et al. 2016), by hand:
+    p(y|x₁) = (1, 0) and p(y|x₂) = (½, ½) give p(y) = (¾, ¼), KL₁ = log(4/3), KL₂ = ½ log(4/3),
+    so IS = (4/3)^¾ = 1.2408.  The bounds test only has samples whose KLs are all equal, where
+    a mean of exp(KL) (here 1.2440) or p(y) taken as the softmax of the mean logit give the same
+    number; before this test the first was caught only by an MNIST test
+    (test_single_class_is_flagged) and the second only by lesson 8's code."""
+    logits = np.array([[0.0, -1000.0], [0.0, 0.0]])  # e^-1000 is 0 in float64: p(y|x₁) = (1, 0)
+    assert math.isclose(evaluate.inception_score(logits), (4 / 3) ** 0.75, rel_tol=1e-12)
+
+
 # ----------------------------------------------------------------------------- on images
 
 def test_feature_statistics_are_the_sample_mean_and_unbiased_covariance():

@@ -238,6 +238,60 @@ def test_w1_needs_equal_sizes():
         theory.w1_sorted(np.zeros(3), np.zeros(4))
 
 
+# Added after a mutation pass over theory.py's formulas: each test fails on a plausible wrong
+# formula the suite had let through.  Every case of check 8 is two Gaussians of equal σ, where
+# every sorted difference has the sign of Δμ: there W1 = |mean x − mean y| = W2, so
+# ``|mean(sorted x − sorted y)|`` (the abs outside the mean), the root-mean-square of the
+# sorted differences (W2) and their median all passed.
+
+
+def test_w1_is_the_mean_cost_of_moving_each_atom_not_a_difference_of_means():
+    """By hand: four atoms at 0 go to −1, −1, 1, 3 (the order of ``y`` must not matter), at
+    costs 1, 1, 1, 3: W1 = 6/4 = 1.5.  Not the shift of the means (0.5), not W2 (√3), not
+    the median cost (1): W1 is what the WGAN critic estimates, so its value is what matters."""
+    assert theory.w1_sorted([0.0, 0.0, 0.0, 0.0], [3.0, -1.0, 1.0, -1.0]) == 1.5
+    assert theory.w1_sorted([3.0, -1.0, 1.0, -1.0], [0.0, 0.0, 0.0, 0.0]) == 1.5
+
+
+@pytest.mark.parametrize("mu1, s1, mu2, s2", [(0.0, 1.0, 0.0, 3.0), (0.0, 1.0, 0.5, 2.0), (1.0, 2.0, -1.0, 0.5)])
+def test_w1_between_gaussians_of_different_spread_is_the_folded_normal_mean(mu1, s1, mu2, s2):
+    """In 1-D, W1(F, G) = ∫₀¹ |F⁻¹(u) − G⁻¹(u)| du; for Gaussians F⁻¹(u) = μ + σΦ⁻¹(u), so
+    W1 = E|Δμ + Δσ·Z|, the mean of a folded normal N(m, s²), m = Δμ, s = |Δσ|:
+    ``s·sqrt(2/π)·exp(−m²/2s²) + m·(1 − 2Φ(−m/s))``.  With Δσ ≠ 0 the sorted differences
+    change sign, which check 8's equal-σ cases never make them do (N(0,1) vs N(0,3²): W1 =
+    2·sqrt(2/π) = 1.596, while the means agree and W2 = 2).
+
+    The samples are the 10,000 midpoint quantiles Φ⁻¹((i + ½)/n) of each law, shuffled (so
+    ``w1_sorted`` has to sort them): no sampling noise, and the midpoint rule misses the
+    integral by at most 3.2e-5 here (the tails beyond the last quantile; 1.6e-5 to
+    3.1e-5 measured over the three cases), under the 1e-4 allowed."""
+    from statistics import NormalDist
+
+    n = 10_000
+    q = np.array([NormalDist().inv_cdf((i + 0.5) / n) for i in range(n)])
+    rng = np.random.default_rng(0)
+    x, y = mu1 + s1 * q[rng.permutation(n)], mu2 + s2 * q[rng.permutation(n)]
+    m, s = mu2 - mu1, abs(s2 - s1)
+    expected = s * math.sqrt(2 / math.pi) * math.exp(-m * m / (2 * s * s)) + m * (1 - 2 * NormalDist().cdf(-m / s))
+    assert abs(theory.w1_sorted(x, y) - expected) < 1e-4
+
+
+def test_xlogy_is_minus_infinity_where_mass_meets_log_0():
+    """``xlogy`` drops a term only where ``a = 0`` (0·log 0 = 0, silently); ``a > 0`` with
+    ``b = 0`` is −inf, with NumPy's warning.  This is what keeps Prop. 1 true at the edge: a
+    discriminator that says D = 0 where the data has mass scores V = −inf, below V(D*).
+    Masking on ``b > 0`` instead (a common way to write the convention) drops those terms:
+    D = (0, 1) on p = q = (½, ½) then scores V = 0, above C(G) = −log 4, and no check noticed
+    (check 2a draws D in [1e-6, 1 − 1e-6])."""
+    assert theory.xlogy(0.0, 0.0) == 0.0  # no warning: the suite turns RuntimeWarnings into errors
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        np.testing.assert_array_equal(theory.xlogy([0.5, 0.0, 0.5], [0.0, 0.0, 1.0]), [-np.inf, 0.0, 0.0])
+    p = q = np.array([0.5, 0.5])
+    with pytest.warns(RuntimeWarning, match="divide by zero"):
+        assert theory.value_function(p, q, np.array([0.0, 1.0])) == -np.inf
+    assert theory.virtual_training_criterion(p, q) == pytest.approx(-LOG4, rel=1e-15)
+
+
 # --- the report -----------------------------------------------------------------------
 
 
