@@ -186,6 +186,49 @@ def test_minibatch_mean_abs_dev_constant_batch_is_finite():
     np.testing.assert_array_equal(dx, 1)  # sign(0) = 0: nothing flows through the spread
 
 
+def test_minibatch_mean_abs_dev_uses_sign_zero_at_the_kink():
+    """Where an entry equals its feature's batch mean, ``|x − μ|`` has a kink; the layer
+    uses ``sign(0) = 0`` there, as PyTorch's ``abs`` does (lesson 4 says so).  The column
+    (0, 1, 2) has mean 1 exactly, so ``s = (−1, 0, 1)``, ``mean_n s = 0`` and
+    ``∂spread/∂x = s / (N·F) = (−1/3, 0, 1/3)``; with every row reading the spread, ``dx``
+    is 3 times that.  A ``sign(0)`` of 1 gives ``s = (−1, 1, 1)`` and ``dx = (−4/3, 2/3, 2/3)``.
+    Finite differences stay away from the kink and a constant column has ``s − mean s = 0``
+    either way, so only a hand value at the kink pins it."""
+    layer = nn.MinibatchMeanAbsDev()
+    x = np.array([[0.0], [1.0], [2.0]])
+    y, cache = layer.forward(x)
+    np.testing.assert_allclose(y[:, 1], 2 / 3, rtol=1e-15)  # (1 + 0 + 1) / 3
+    dy = np.zeros((3, 2))
+    dy[:, 1] = 1
+    np.testing.assert_allclose(layer.backward(dy, cache)[:, 0], [-1.0, 0.0, 1.0], rtol=1e-15, atol=1e-15)
+
+
+def test_layer_defaults_are_the_gan_slope_and_pytorchs_dropout_and_batchnorm():
+    """Built without arguments, ``LeakyReLU()`` has the slope of GAN discriminators, 0.2
+    (DCGAN, PyTorch-GAN and every preset here; PyTorch's own default is 0.01);
+    ``Dropout()`` drops half the units and doubles the rest (PyTorch's p = 0.5); and
+    ``BatchNorm1d(n)`` uses PyTorch's eps = 1e-5 and momentum = 0.1.  The presets pass
+    their values explicitly, so without this test a changed default goes unseen.
+    Checked by behaviour, by hand: LeakyReLU maps −1 to −0.2 with slope 0.2; BatchNorm on
+    the column (0, 2) (mean 1, biased variance 1, unbiased 2) gives ±1/sqrt(1 + 1e-5) and
+    moves the running statistics to 0.9·0 + 0.1·1 = 0.1 and 0.9·1 + 0.1·2 = 1.1."""
+    leaky = nn.LeakyReLU()
+    x = np.array([[-1.0, 2.0]])
+    y, cache = leaky.forward(x)
+    np.testing.assert_array_equal(y, [[-0.2, 2.0]])
+    np.testing.assert_array_equal(leaky.backward(np.ones_like(x), cache), [[0.2, 1.0]])
+
+    dropped = nn.Dropout(seed=0).forward(np.ones((100, 100)))[0]
+    assert set(np.unique(dropped).tolist()) == {0.0, 2.0}
+    assert abs((dropped == 0).mean() - 0.5) < 0.02  # 10,000 draws: 0.02 is four standard deviations
+
+    bn = nn.BatchNorm1d(1, dtype="float64")
+    y, _ = bn.forward(np.array([[0.0], [2.0]]))
+    np.testing.assert_allclose(y[:, 0], np.array([-1.0, 1.0]) / math.sqrt(1 + 1e-5), rtol=1e-14)
+    np.testing.assert_allclose(bn.state["running_mean"], [0.1], rtol=1e-14)
+    np.testing.assert_allclose(bn.state["running_var"], [1.1], rtol=1e-14)
+
+
 def test_batchnorm_statistics_match_definitions():
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(32, 4))

@@ -94,6 +94,24 @@ def test_discriminator_step_gradients_match_torch(seed, spread):
     np.testing.assert_allclose(D.layers[1].state["running_var"], T[1].running_var.numpy(), rtol=1e-12)
 
 
+def test_mean_abs_dev_at_its_kink_matches_torch():
+    """Lesson 4: where ``x[n, f] = μ_f`` the layer uses ``sign(0) = 0``, "as PyTorch does".
+    Every column here holds its own mean exactly, in 8 entries of 15, so the kink is hit, and
+    the layer's ``dx`` must equal autograd's through ``|x − mean(x)|``; the random batches
+    of the other parity tests never land on a kink."""
+    x = np.array([[-2.0, 3.0, 0.5], [0.0, 1.0, 0.5], [1.0, -1.0, -1.0], [1.0, 1.0, 2.0], [0.0, 1.0, 0.5]])
+    assert (x == x.mean(axis=0)).sum(axis=0).tolist() == [2, 3, 3]  # the means: 0, 1, 0.5
+    dy = Random(0).normal((5, 4), dtype="float64")
+    layer = nn.MinibatchMeanAbsDev()
+    y, cache = layer.forward(x)
+    dx = layer.backward(dy, cache)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    ty = TorchMinibatchMeanAbsDev()(tx)
+    ty.backward(torch.from_numpy(dy))
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
 def test_adam_matches_torch_over_many_steps():
     D, T, rng = make_pair(3)
     opt = optim.Adam(D.flat_params, D.flat_grads, lr=1e-2, betas=(0.5, 0.999), weight_decay=1e-3)

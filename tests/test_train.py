@@ -1974,6 +1974,25 @@ def test_the_training_data_is_the_first_subset_examples_and_50000_toy_points():
     assert train.load_training_data(train.Config(data="ring8", arch="toy")).shape == (50_000, 2)
 
 
+def test_each_purpose_draws_from_its_own_seeded_stream():
+    """``Trainer``: one stream per purpose: weights from ``seed``, data order and noise from
+    ``seed + 1``, the grids' fixed noise from ``seed + 2``, toy data from ``seed + 3``.
+    Toy points drawn from ``seed + 1`` would reuse the bit stream (the same PCG64 state)
+    from which the run draws its data order and noise, and the fixed noise from it would
+    repeat the start of that stream.  Each is checked against its own ``Random(seed + k)``."""
+    from tinygan import models, toy
+
+    seed = 4
+    x = train.load_training_data(train.Config(data="ring8", arch="toy", seed=seed))
+    np.testing.assert_array_equal(x, toy.sample("ring8", 50_000, Random(seed + 3)))
+    trainer = train.Trainer(train.Config(data="ring8", arch="toy", seed=seed, batch_size=64, ema=0.0), x[:200])
+    np.testing.assert_array_equal(trainer.G.flat_params, models.build_gan("toy", Random(seed), 100, 2)[0].flat_params)
+    stream = Random(seed + 1)
+    np.testing.assert_array_equal(trainer.perm, stream.permutation(200))
+    np.testing.assert_array_equal(trainer.noise(), stream.normal((64, 100)))
+    np.testing.assert_array_equal(trainer.fixed_noise, Random(seed + 2).normal((64, 100)))
+
+
 def test_data_dir_with_a_toy_set_is_refused_before_any_reading(tmp_path, capsys):
     code, _, err = run_cli(capsys, "--data", "ring8", "--data-dir", tmp_path, "--out", tmp_path / "r")
     assert code == 2 and "--data-dir reads MNIST-format IDX files; use it with --data mnist or fashion-mnist" in err
