@@ -291,17 +291,13 @@ class Trainer:
         ``v_sum`` of squared gradients overflows float32 (past 3.4e38) while the weights,
         their steps divided by its square root, can stay finite.
         """
-        nets = (("G", self.G), ("D", self.D)) + ((("G_ema", self.G_ema),) if self.G_ema is not None else ())
-        for name, net in nets:
-            if not bool(xp.isfinite(net.flat_params).all()):
-                raise TrainingError(f"{name}'s weights are no longer finite at step {self.step}; "
-                                    f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
         arrays = self.state_arrays()
         for name, array in arrays.items():
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-                # the weights passed above, so this is opt_g_*, opt_d_*, G_state or D_state
-                owner = f"{name[4].upper()}'s optimizer state" if name.startswith("opt_") else f"{name[0]}'s running statistics"
-                raise TrainingError(f"{owner} ({name}) is no longer finite at step {self.step}; "
+                what = (f"{name.removesuffix('_params')}'s weights are" if name.endswith("_params") else
+                        f"{name[4].upper()}'s optimizer state ({name}) is" if name.startswith("opt_") else
+                        f"{name[0]}'s running statistics ({name}) is")
+                raise TrainingError(f"{what} no longer finite at step {self.step}; "
                                     f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
         checkpoint.save(path, arrays, self.state_meta())
 
