@@ -180,6 +180,17 @@ def test_blas_threads_are_read_and_set_through_numpys_openblas():
     assert backend.blas_threads() == 2  # a refused count changes nothing
 
 
+def test_a_numpy_built_on_openblas_has_its_thread_count_found():
+    """The test above skips where ``blas_threads()`` is None, so a ``blas_threads`` that
+    always said None would pass it: pin that NumPy's own OpenBLAS, where its build names
+    one, is found."""
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]  # NumPy >= 1.26
+    if "openblas" not in str(blas.get("name", "")).lower():
+        pytest.skip(f"this NumPy runs on {blas.get('name')!r}, not OpenBLAS")
+    n = backend.blas_threads()
+    assert isinstance(n, int) and n >= 1
+
+
 def test_without_openblas_the_thread_count_is_unknown_and_left_alone(monkeypatch):
     monkeypatch.setattr(backend, "_openblas_handle", False)  # as on Accelerate or MKL
     assert backend.blas_threads() is None

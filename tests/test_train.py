@@ -2108,3 +2108,15 @@ def test_a_data_directory_of_damaged_files_is_one_line(tmp_path, capsys):
         (tmp_path / name).write_bytes(b"not an IDX file")
     code, _, err = run_cli(capsys, "--data-dir", tmp_path, "--steps", "1", "--out", tmp_path / "r")
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1 and "IDX" in err, err
+
+
+def test_write_text_atomically_replaces_the_file_and_makes_missing_folders(tmp_path):
+    """Replaced by a rename, not written over: another hard link to the old file keeps the
+    old text (what a reader holding it sees); and missing folders on the way are made."""
+    path = tmp_path / "run" / "config.json"
+    train.write_text_atomically(path, "new folder\n")
+    assert path.read_text() == "new folder\n"
+    old = tmp_path / "old-link"
+    os.link(path, old)
+    train.write_text_atomically(path, "second\n")
+    assert path.read_text() == "second\n" and old.read_text() == "new folder\n"
