@@ -101,3 +101,85 @@ def test_a_closed_terminal_sighup_ends_a_command_with_129():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 128 + signal.SIGHUP, proc
     assert proc.stderr.strip() == "prog: interrupted (SIGHUP); nothing was written"
+
+
+def run_with_a_numpy_that_signals(tmp_path, args, signal_name, preexec_fn=None):
+    """Run ``python ARGS`` where ``import numpy`` finds a stand-in that sends this process
+    ``signal_name`` and then waits (or, once the signal is survived, exits 0 saying so):
+    a stop that lands for certain while a command's modules are still imported."""
+    fake = tmp_path / "fake"
+    (fake / "numpy").mkdir(parents=True)
+    (fake / "numpy" / "__init__.py").write_text(textwrap.dedent(f"""
+        import os, signal, sys, time
+        os.kill(os.getpid(), signal.{signal_name})
+        time.sleep(0.2)  # room for the handler to run, should the signal not end the process at once
+        print("survived")
+        sys.exit(0)
+    """))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake), repo]))
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env=env, preexec_fn=preexec_fn)
+
+
+@pytest.mark.parametrize("module, signal_name, words", [
+    ("tinygan.train", "SIGINT", "Ctrl-C"), ("tinygan.sample", "SIGTERM", "SIGTERM"),
+    ("tinygan.evaluate", "SIGHUP", "SIGHUP"), ("tinygan.theory", "SIGINT", "Ctrl-C"),
+    ("tinygan.classifier", "SIGTERM", "SIGTERM")])
+def test_a_stop_while_a_command_starts_is_one_line_not_a_traceback(tmp_path, module, signal_name, words):
+    """C19: Ctrl-C in the first fraction of a second of `python -m tinygan.X`, while NumPy
+    is imported and before the command's own handlers exist, ends it as a later stop does:
+    one line, exit 128 + the signal's number, nothing written."""
+    proc = run_with_a_numpy_that_signals(tmp_path, ["-m", module, "--out", "run"], signal_name)
+    assert proc.returncode == 128 + getattr(signal, signal_name), proc
+    assert proc.stderr.strip() == f"python -m {module}: interrupted ({words}) while starting; nothing was written"
+    assert proc.stdout == "" and sorted(p.name for p in tmp_path.iterdir()) == ["fake"]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX")
+def test_a_signal_ignored_by_the_parent_stays_ignored_while_a_command_starts(tmp_path):
+    """C19: under `nohup` SIGHUP is ignored from the start, and tinygan leaves it so."""
+    proc = run_with_a_numpy_that_signals(tmp_path, ["-m", "tinygan.train"], "SIGHUP",
+                                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    assert proc.returncode == 0 and proc.stdout.strip() == "survived", proc
+
+
+def test_importing_tinygan_elsewhere_changes_no_signal_handler(tmp_path):
+    """C19: only `python -m tinygan.X` guards its start.  A program that imports tinygan
+    keeps Python's handlers (Ctrl-C still raises KeyboardInterrupt), also when that
+    program is itself run with -m and imports tinygan while Python locates it."""
+    report = ("import signal, tinygan\n"
+              "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,"
+              " signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, tinygan._starting_handlers)\n")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "__init__.py").write_text("import tinygan\n")
+    (tmp_path / "other" / "run.py").write_text(report)
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
+    for args in (["-c", report], ["-m", "other.run"]):
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env=dict(os.environ, PYTHONPATH=repo))
+        assert proc.returncode == 0 and proc.stdout.strip() == "True True {}", (args, proc)
+
+
+def test_a_command_puts_back_the_handlers_that_guarded_its_start():
+    """C19: once a command runs, Ctrl-C is Python's KeyboardInterrupt again (what train's
+    stop handling and the command's one line rest on) and SIGTERM the command's own."""
+    import tinygan
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, *cli.STOP_SIGNALS)}
+    seen = {}
+
+    @cli.command("prog")
+    def main(argv=None):
+        seen.update({sig: signal.getsignal(sig) for sig in before})
+        return 0
+
+    tinygan._stop_quietly_while_starting("tinygan.prog")
+    try:
+        assert all(signal.getsignal(sig) is not before[sig] for sig in before)
+        assert main([]) == 0
+    finally:
+        tinygan._started()
+    assert seen[signal.SIGINT] is signal.default_int_handler
+    assert all(getattr(seen[sig], "__qualname__", "").endswith("guarded.<locals>.stop") for sig in cli.STOP_SIGNALS)
+    assert {sig: signal.getsignal(sig) for sig in before} == before and tinygan._starting_handlers == {}

@@ -11,6 +11,8 @@ import signal
 import sys
 from pathlib import Path
 
+import tinygan
+
 
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with one-line errors (exit code 2), no usage dump.
@@ -155,6 +157,7 @@ def command(prog: str, interrupted: str = "nothing was written"):
                 raise Stopped(signum)
 
             try:
+                tinygan._started()  # those that guarded `python -m`'s imports (tinygan/__init__.py)
                 previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
             except ValueError:  # not the main thread: signals cannot be caught here
                 previous = {}
