@@ -335,6 +335,16 @@ def test_a_time_limit_is_stored_on_the_runs_clock(tmp_path, capsys):
     assert checkpoint.load(out / "checkpoint.npz")[1]["limits"] == {"steps": 3, "epochs": None, "seconds": 160.0}
 
 
+@pytest.fixture
+def no_training(monkeypatch):
+    """For options that must be refused: where a check is missing, the test fails at once
+    instead of training on all of MNIST with no limit (``--max-seconds inf``) or none given."""
+    def refuse(config):
+        raise AssertionError(f"the options got past their checks, and training would start: {config}")
+
+    monkeypatch.setattr(train, "load_training_data", refuse)
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--data", "cifar"], "unknown --data 'cifar'; choose one of: mnist, fashion-mnist"),
     (["--arch", "dcgan"], "unknown --arch 'dcgan'; choose one of: default, seed, pytorch-gan"),
@@ -355,7 +365,7 @@ def test_a_time_limit_is_stored_on_the_runs_clock(tmp_path, capsys):
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
     (["--data", "ring8", "--arch", "default"], "--arch default is an image model: its generator ends in tanh"),
 ])
-def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message):
+def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, message, no_training):
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -1620,7 +1630,7 @@ def test_lr_sets_both_learning_rates():
     (["--lr", "nan"], "must be > 0, got nan"),
     (["--label-smoothing", "0"], r"must be in \(0, 1\], got 0"),
 ])
-def test_values_outside_their_range_are_refused(capsys, argv, message):
+def test_values_outside_their_range_are_refused(capsys, argv, message, no_training):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and re.search(message, err) and "Traceback" not in err
 
