@@ -11,6 +11,8 @@ import pytest
 
 from tinygan import cli
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))  # where `import tinygan` finds it
+
 
 def test_unit_interval_low_open_accepts_1_and_refuses_0():
     """C05: (0, 1] includes 1 (e.g. --label-smoothing 1, no smoothing); [0, 1) includes 0."""
@@ -116,8 +118,7 @@ def run_with_a_numpy_that_signals(tmp_path, args, signal_name, preexec_fn=None):
         print("survived")
         sys.exit(0)
     """))
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake), repo]))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(fake), REPO]))
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env=env, preexec_fn=preexec_fn)
 
@@ -154,10 +155,9 @@ def test_importing_tinygan_elsewhere_changes_no_signal_handler(tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "__init__.py").write_text("import tinygan\n")
     (tmp_path / "other" / "run.py").write_text(report)
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(cli.__file__)))
     for args in (["-c", report], ["-m", "other.run"]):
         proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                              env=dict(os.environ, PYTHONPATH=repo))
+                              env=dict(os.environ, PYTHONPATH=REPO))
         assert proc.returncode == 0 and proc.stdout.strip() == "True True {}", (args, proc)
 
 

@@ -54,6 +54,7 @@ def _started():
         _signal.signal(sig, previous)
 
 
-# Python sets argv so only while it locates the module of `python -m`
-if _sys.argv[:1] == ["-m"] and (_module_run_with_m() or "").startswith("tinygan."):
-    _stop_quietly_while_starting(_module_run_with_m())
+# Python sets argv[0] to "-m" only while it locates the module of `python -m`
+_command = _module_run_with_m() if _sys.argv[:1] == ["-m"] else None
+if _command and _command.startswith("tinygan."):
+    _stop_quietly_while_starting(_command)
