@@ -15,7 +15,8 @@ PACKAGE = pathlib.Path(backend.__file__).parent
 COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py", "gan.py", "models.py", "toy.py", "theory.py",
                    "classifier.py", "evaluate.py"]
 # The functions of those modules that read or write files, where host NumPy is the point.
-HOST_IO_FUNCTIONS = {("classifier.py", "save_weights"), ("evaluate.py", "load_samples_file")}
+HOST_IO_FUNCTIONS = {("classifier.py", "save_weights"), ("evaluate.py", "load_samples_file"),
+                     ("evaluate.py", "npy_shortfall")}
 
 
 def test_numpy_is_the_default(monkeypatch):
@@ -26,8 +27,10 @@ def test_numpy_is_the_default(monkeypatch):
 
 def test_env_var_selects_device(monkeypatch):
     monkeypatch.setenv("TINYGAN_DEVICE", "tpu")
-    with pytest.raises(backend.BackendError, match="unknown device 'tpu'"):
+    with pytest.raises(backend.BackendError, match=r"unknown device 'tpu' \(from TINYGAN_DEVICE\)"):
         backend.use()
+    with pytest.raises(backend.BackendError, match=r"unknown device 'tpu'; choose"):  # an option: no variable
+        backend.use("tpu")
     monkeypatch.setenv("TINYGAN_DEVICE", "cpu")
     assert backend.use() == "cpu"
     monkeypatch.setenv("TINYGAN_DEVICE", " GPU ")  # read loosely, and it reaches the GPU path

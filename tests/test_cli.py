@@ -183,3 +183,57 @@ def test_a_command_puts_back_the_handlers_that_guarded_its_start():
     assert seen[signal.SIGINT] is signal.default_int_handler
     assert all(getattr(seen[sig], "__qualname__", "").endswith("guarded.<locals>.stop") for sig in cli.STOP_SIGNALS)
     assert {sig: signal.getsignal(sig) for sig in before} == before and tinygan._starting_handlers == {}
+
+
+FULL_DISK = "/dev/full"  # Linux's device on which every write fails with ENOSPC
+
+
+@pytest.mark.skipif(not os.path.exists(FULL_DISK), reason="no /dev/full on this system")
+@pytest.mark.parametrize("argv", [
+    ["tinygan.train", "--data", "ring8", "--steps", "3", "--no-eval"],  # fails at its start line
+    ["tinygan.sample", "--run", "RUN", "--n", "2", "--out", "OUT/s.npy"],  # fails after writing the file
+])
+def test_standard_output_on_a_full_disk_is_one_line_and_exit_1(tmp_path, argv):
+    """`> log` on a full disk: a traceback before, and for a file written whole, exit 1
+    with a traceback too.  Now the write error names standard output."""
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "tinygan.train", "--data", "ring8", "--steps", "2", "--no-eval",
+                    "--out", str(run)], cwd=REPO, check=True, capture_output=True, timeout=120)
+    argv = [a.replace("RUN", str(run)).replace("OUT", str(tmp_path)) for a in argv]
+    if argv[0] == "tinygan.train":
+        argv += ["--out", str(tmp_path / "new")]
+    with open(FULL_DISK, "w") as full:
+        proc = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (f"python -m {argv[0]}: error: cannot write to standard output: "
+                                   f"No space left on device"), proc.stderr
+    if argv[0] == "tinygan.sample":
+        assert (tmp_path / "s.npy").exists()  # the samples were written before the line that says so
+
+
+def test_a_terminal_that_cannot_show_a_character_gets_an_escape_not_a_traceback():
+    """PYTHONIOENCODING=ascii: the help's β became a UnicodeEncodeError."""
+    proc = subprocess.run([sys.executable, "-m", "tinygan.train", "--help"], cwd=REPO, capture_output=True,
+                          env={**os.environ, "PYTHONIOENCODING": "ascii"}, timeout=120)
+    assert proc.returncode == 0 and proc.stderr == b"", proc.stderr
+    assert b"Adam \\u03b21" in proc.stdout
+
+
+def test_a_named_stream_names_itself_in_a_write_error_and_passes_the_rest_through():
+    import errno
+    import io
+
+    class Failing(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.EIO, "Input/output error")
+
+    stream = cli.NamedStream(Failing(), cli.STDOUT)
+    with pytest.raises(OSError) as err:
+        stream.write("x")
+    assert err.value.filename == "standard output" and err.value.errno == errno.EIO
+    assert not stream.isatty() and stream.getvalue() == ""  # everything else reaches the stream
+    ascii_only = io.TextIOWrapper(io.BytesIO(), encoding="ascii")
+    cli.NamedStream(ascii_only, cli.STDOUT).write("β = 0.5")
+    ascii_only.flush()
+    assert ascii_only.buffer.getvalue() == b"\\u03b2 = 0.5"

@@ -227,6 +227,12 @@ def test_real_digits_exported_to_0_1_are_refused(mnist_test):
         evaluate.evaluate_samples(x)
 
 
+def test_integer_images_with_nothing_below_0_get_the_8_bit_hint():
+    """All-black uint8 images: the hint for [0, 1] (x * 2 - 1) would leave them wrong."""
+    with pytest.raises(evaluate.SampleError, match=r"look like images in \[0, 255\].*x / 127\.5 - 1"):
+        evaluate.evaluate_samples(np.zeros((10, 784), np.uint8))
+
+
 def test_the_real_data_score_is_over_the_whole_test_set(mnist_test):
     from tinygan import classifier
 
@@ -255,6 +261,13 @@ def test_the_small_sample_caution_starts_below_the_floors_sample_count():
     assert evaluate.small_sample_caution(10_000) == evaluate.small_sample_caution(50_000) == ""
 
 
+def npy_header(shape) -> bytes:
+    """The header of a float32 ``.npy`` file of ``shape``, as ``np.save`` writes it."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
 def npz_bytes(**arrays) -> bytes:
     """An .npz archive's bytes (written under a .npy name, as a user might)."""
     buffer = io.BytesIO()
@@ -270,6 +283,10 @@ def npz_bytes(**arrays) -> bytes:
     (lambda p: np.save(p, np.array([{"a": 1}], dtype=object)), "not a readable .npy"),
     (lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)), "not NumPy arrays of numbers"),
     (lambda p: p.write_bytes(npz_bytes(x=np.zeros((5, 784)))), "an .npz archive; save the samples with numpy.save"),
+    # a header that promises 10¹² rows over 100 bytes: once "not enough memory ... ask for fewer samples"
+    (lambda p: p.write_bytes(npy_header((10 ** 12, 784)) + bytes(100)),
+     "truncated or damaged: its header promises an array of shape (1000000000000, 784)"),
+    (lambda p: p.write_bytes(npy_header((5, 784)) + bytes(5 * 784 * 4 - 1)), "truncated or damaged"),
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):
     path = tmp_path / "s.npy"
@@ -286,6 +303,21 @@ def test_cli_empty_json_path_is_named(tmp_path, capsys):
         evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", ""])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "--json is empty; name the file" in err and err.count("\n") == 1
+
+
+def test_cli_empty_sample_sources_are_named(capsys):
+    for argv, message in ((["--samples", ""], "--samples: is empty; name the .npy file of samples"),
+                          (["--run", ""], "--run: is empty; name the run directory")):
+        with pytest.raises(SystemExit) as exc:
+            evaluate.main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and message in err and err.count("\n") == 1
+
+
+def test_a_complete_npy_file_passes_the_size_check(tmp_path):
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
+    assert evaluate.npy_shortfall(tmp_path / "s.npy") is None
+    assert evaluate.npy_shortfall(tmp_path) is None  # not a file: np.load says why
 
 
 def test_cli_subprocess_exit_code_no_traceback(tmp_path):

@@ -434,6 +434,14 @@ def test_theory_main_refuses_an_unwritable_out_before_running(monkeypatch, tmp_p
     assert exit_.value.code == 2 and f"--out: {tmp_path} is not writable" in err and err.count("\n") == 1
 
 
+def test_theory_main_refuses_an_empty_out(monkeypatch, capsys):
+    monkeypatch.setattr(theory, "run_all", lambda *a, **k: pytest.fail("ran without a folder"))
+    with pytest.raises(SystemExit) as exit_:
+        theory.main(["--out", ""])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--out: is empty; name the directory for the figures" in err
+
+
 def test_format_table_escapes_pipes_in_cells():
     """T29: a '|' inside a cell must not add a column to the Markdown row."""
     r = theory.Result("x", "JSD(p | q) = 0", "a | b", 0.0, 1.0, True, "|D − D*| = 0")

@@ -697,6 +697,52 @@ def test_a_write_error_names_the_output_not_its_temporary_file(tmp_path):
     assert error.value.filename == str(tmp_path / "c.npz") and list(tmp_path.iterdir()) == []
 
 
+def test_a_write_error_raised_again_as_the_file_closes_still_names_the_output(tmp_path, monkeypatch):
+    """On a full disk, closing the temporary file tries to write the rest of its buffer and
+    fails too; that second error, which replaces the first, used to carry no name, and the
+    run said "cannot write an output"."""
+    real_fdopen = os.fdopen
+
+    class ClosesOnAFullDisk(io.BufferedWriter):
+        def close(self):
+            super().close()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.os, "fdopen", lambda fd, mode: ClosesOnAFullDisk(real_fdopen(fd, "wb", buffering=0)))
+    with pytest.raises(OSError) as error:
+        with checkpoint.atomic_write(tmp_path / "c.npz"):
+            raise OSError(28, "No space left on device")
+    assert error.value.filename == str(tmp_path / "c.npz") and list(tmp_path.iterdir()) == []
+
+
+def test_a_file_on_a_read_only_file_system_is_called_that_not_write_protected(tmp_path, monkeypatch):
+    from tinygan import cli
+
+    target = tmp_path / "eval.json"
+    target.write_text("{}")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode == os.W_OK else real_access(p, mode, **kw))
+    assert cli.output_problem(target) == "the file is write-protected"
+    monkeypatch.setattr(checkpoint, "read_only_file_system", lambda path: True)
+    assert cli.output_problem(target) == "it is on a read-only file system"
+    assert cli.output_problem(tmp_path / "new" / "x.npy") == f"{tmp_path} is on a read-only file system"
+    with pytest.raises(OSError) as error:
+        with checkpoint.atomic_write(target, "w") as f:
+            f.write("{}")
+    assert error.value.strerror == "Read-only file system" and error.value.filename == str(target)
+    assert not isinstance(error.value, PermissionError)
+
+
+def test_a_format_version_of_the_wrong_type_is_shown_as_it_is(tmp_path):
+    """Format "3" (a string) was reported as "format 3, this tinygan reads format 3"."""
+    checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {})
+    arrays = checkpoint.read_npz(tmp_path / "c.npz")
+    arrays["meta_json"] = np.array(json.dumps({"format_version": str(checkpoint.FORMAT_VERSION)}))
+    np.savez(tmp_path / "c.npz", **arrays)
+    with pytest.raises(checkpoint.CheckpointError, match=f"has checkpoint format '{checkpoint.FORMAT_VERSION}', "):
+        checkpoint.load(tmp_path / "c.npz")
+
+
 def test_device_paths_and_pipes_are_written_in_place_not_replaced(tmp_path):
     """Replacing what /dev/stdout points to would cut a shell's `> report.txt`; such paths
     are opened and appended to, never renamed over."""
@@ -773,6 +819,25 @@ def test_evaluate_refuses_to_write_its_report_over_its_samples(tmp_path, capsys)
     assert np.load(tmp_path / "s.npy").shape == (5, 784)
 
 
+def test_evaluate_refuses_to_write_its_report_over_the_runs_own_files(tmp_path, capsys):
+    """``--json run/checkpoint.npz`` (a tab completion away from eval.json) replaced the
+    checkpoint with the report, and said "wrote"."""
+    from tinygan import evaluate
+
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    before = {name: (out / name).read_bytes() for name in ("checkpoint.npz", "config.json", "metrics.jsonl")}
+    for target, message in ((out / "checkpoint.npz", "is the run's checkpoint.npz"),
+                            (out / "config.json", "is the run's config.json"),
+                            (out / "metrics.jsonl", "is the run's metrics.jsonl"),
+                            (tmp_path / "digits.NPY", "the report is JSON text, not a .NPY file")):
+        with pytest.raises(SystemExit) as exit_:
+            evaluate.main(["--run", str(out), "--n", "50", "--json", str(target)])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert before == {name: (out / name).read_bytes() for name in before}
+    assert not (tmp_path / "digits.NPY").exists()
+
+
 def test_a_resaved_checkpoint_carries_the_current_format_version(tmp_path):
     checkpoint.save(tmp_path / "c.npz", {"a": np.arange(3)}, {"step": 1, "format_version": 1})
     assert checkpoint.load(tmp_path / "c.npz")[1]["format_version"] == checkpoint.FORMAT_VERSION
@@ -821,6 +886,24 @@ def test_sample_cli(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and f"give the run's directory, {tmp_path / 'run'}, which holds" in err
     assert "see --help" not in err and not (tmp_path / "c.npy").exists()
+
+
+def test_sample_takes_an_extension_in_capitals_and_refuses_a_name_that_is_only_one(tmp_path, capsys):
+    from tinygan import sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    assert sample.main(["--run", str(tmp_path / "run"), "--n", "3", "--out", str(tmp_path / "S.NPY")]) == 0
+    assert np.load(tmp_path / "S.NPY").shape == (3, 784)
+    assert sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "W.PNG"), "--interpolate"]) == 0
+    assert (tmp_path / "W.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for argv, message in ((["--run", str(tmp_path / "run"), "--out", str(tmp_path / ".npy")],
+                           "names no file, only its kind: give it a name, as in samples.npy"),
+                          (["--run", "", "--out", str(tmp_path / "x.npy")], "--run: is empty; name the run directory"),
+                          (["--run", str(tmp_path / "run"), "--out", ""], "--out: is empty; name the file to write")):
+        with pytest.raises(SystemExit) as exit_:
+            sample.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / ".npy").exists()
 
 
 def test_generate_draws_the_same_samples_in_any_batch_size():
@@ -1070,6 +1153,10 @@ def test_hand_made_checkpoints_are_clear_errors(tmp_path, capsys, damage):
     ("meta", "config", [1]), ("meta", "limits", {"steps": None, "epochs": None, "seconds": float("nan")}),
     ("meta", "blas_threads", 0), ("meta", "blas_threads", "2"),
     ("config", "ema", 1.0),  # an average that never moves from the initial weights
+    # once an OverflowError in Adam's β**t, after the start line
+    pytest.param("meta", "opt_g_t", 10 ** 400, id="meta-opt_g_t-10**400"),
+    # a generator state beyond its 128 bits, or below 0
+    pytest.param("meta", "rng", 2 ** 200, id="meta-rng-2**200"), ("meta", "rng", -1),
 ])
 def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, key, value):
     """Right names and shapes, values no run can have: one line naming the file, on resume
@@ -1083,6 +1170,8 @@ def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, 
         meta["config"][key] = value
     elif part == "meta" and key == "config":  # not a JSON object at all
         meta["config"] = value
+    elif part == "meta" and key == "rng":
+        meta["rng"]["state"]["state"] = value
     elif part == "meta":
         meta[key] = value
     elif key == "perm" and value == "repeats":
@@ -1100,6 +1189,7 @@ def test_hand_edited_checkpoint_values_are_clear_errors(tmp_path, capsys, part, 
     checkpoint.save(path, arrays, meta)
     code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
     assert code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
+    assert len(err) < 400, err  # a 400-digit number is shown by its start
     if part == "config":
         with pytest.raises(SystemExit) as exit_:
             sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
@@ -2112,3 +2202,201 @@ def test_write_text_atomically_replaces_the_file_and_makes_missing_folders(tmp_p
     os.link(path, old)
     train.write_text_atomically(path, "second\n")
     assert path.read_text() == "second\n" and old.read_text() == "new folder\n"
+
+
+# --- the run directory: one run, one process ---------------------------------------------
+
+
+def test_a_new_run_refuses_a_folder_holding_a_runs_files_and_leaves_them_as_they_were(tmp_path, capsys):
+    """A folder with config.json, metrics.jsonl and epoch pictures but no checkpoint (the
+    user's own, or a run stopped before its first epoch ended): a new run would replace
+    them all, and used to, saying nothing."""
+    out = tmp_path / "mine"
+    (out / "samples").mkdir(parents=True)
+    (out / "config.json").write_text("my notes\n")
+    (out / "metrics.jsonl").write_text('{"step": 1}\n')
+    code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", out)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "already holds config.json, metrics.jsonl, samples, which a new run would replace" in err
+    assert (out / "config.json").read_text() == "my notes\n" and (out / "metrics.jsonl").read_text() == '{"step": 1}\n'
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "metrics.jsonl", "samples"]
+
+
+def test_a_run_directory_that_another_process_is_writing_is_refused(tmp_path, capsys):
+    """Two commands with one --out, started together: both used to train into it, each
+    replacing the other's files, and both said they succeeded.  The lock is ``flock`` on
+    the folder; here this process holds it through another descriptor, which conflicts
+    as another process's would."""
+    out = tmp_path / "run"
+    out.mkdir()
+    release = checkpoint.lock_directory(out)
+    assert release is not None
+    try:
+        assert checkpoint.lock_directory(out) is None  # what a second command finds
+        code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", out)
+        assert code == 2 and f"another python -m tinygan.train is writing to {out}" in err
+        assert list(out.iterdir()) == []
+    finally:
+        release()
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    release = checkpoint.lock_directory(out)  # the run let go of it as it ended
+    assert release is not None
+    try:
+        code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "4")
+        assert code == 2 and "is writing to" in err and checkpoint.load(out / "checkpoint.npz")[1]["step"] == 2
+    finally:
+        release()
+    assert run_cli(capsys, "--resume", "--out", out, "--steps", "4")[0] == 0
+
+
+def test_a_default_run_name_that_is_taken_moves_on_to_a_numbered_one(tmp_path, capsys, monkeypatch):
+    """The default name has the time to the second: two runs started in one second (or a
+    folder of that name in use) used to share a folder.  Now the later run numbers its own."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train.time, "strftime", lambda fmt: "20260101-000000")
+    base = tmp_path / "runs" / "mnist-seed-20260101-000000"
+    options = [*SMALL, "--arch", "seed", "--steps", "2"]
+    assert run_cli(capsys, *options)[0] == 0 and (base / "checkpoint.npz").exists()
+    code, out, _ = run_cli(capsys, *options)
+    assert code == 0 and "-> runs/mnist-seed-20260101-000000-2 " in out
+    numbered_3 = base.with_name(base.name + "-3")
+    numbered_3.mkdir()
+    release = checkpoint.lock_directory(numbered_3)  # an empty folder, but in use
+    try:
+        code, out, _ = run_cli(capsys, *options)
+    finally:
+        release()
+    assert code == 0 and "-> runs/mnist-seed-20260101-000000-4 " in out and list(numbered_3.iterdir()) == []
+    assert sorted(p.name for p in base.parent.iterdir()) == [base.name + s for s in ("", "-2", "-3", "-4")]
+
+
+def test_a_folder_that_cannot_be_locked_is_used_unguarded(tmp_path, monkeypatch):
+    """Windows has no fcntl, and some network file systems keep no locks: the run goes on
+    as before locks, rather than refusing to start."""
+    import errno
+    import fcntl
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    release = checkpoint.lock_directory(tmp_path)
+    assert release is not None and release() is None
+    assert checkpoint.lock_directory(tmp_path / "missing") is not None  # nothing to lock: nothing refused
+
+
+def test_batch_size_one_with_batchnorm_is_one_line_before_anything_is_written(tmp_path, capsys):
+    """BatchNorm's batch statistics need two rows: a traceback from inside the layer before."""
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "pytorch-gan", "--batch-size", "1", "--steps", "2",
+                           "--out", tmp_path / "run")
+    assert code == 2 and "--batch-size 1: arch pytorch-gan has BatchNorm" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--batch-size", "1", "--steps", "2",
+                   "--out", tmp_path / "seed")[0] == 0  # no BatchNorm: one row per batch is allowed
+
+
+def test_a_huge_learning_rate_ends_with_one_line_and_no_numpy_warnings(tmp_path, capsys):
+    """The run finds the non-finite loss itself; NumPy's overflow warnings used to print
+    six lines of source before that message (and fail here, where warnings are errors)."""
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "30", "--lr", "1e30",
+                           "--out", tmp_path / "run")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "became nan" in err and "RuntimeWarning" not in err
+
+
+def test_more_blas_threads_than_cores_says_it_will_be_slow(tmp_path, capsys, monkeypatch):
+    """--threads 1000 on two cores ran at a fiftieth of the speed with one note about
+    OpenBLAS's cap; a resumed run sets the stored count back, so it says so there too."""
+    from tinygan import backend
+
+    if backend.blas_threads() is None:
+        pytest.skip("NumPy does not run on OpenBLAS here: --threads has no effect")
+    before = backend.blas_threads()
+    monkeypatch.setattr(train, "available_cores", lambda: 1)
+    try:
+        code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--threads", "2",
+                               "--out", tmp_path / "run")
+        assert code == 0 and "2 BLAS threads on 1 core: every matrix product waits" in out
+        assert "--threads 1 is faster" in out
+        code, out, _ = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "3")
+        assert code == 0 and "2 BLAS threads on 1 core" in out
+        code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--threads", "1",
+                               "--out", tmp_path / "one")
+        assert code == 0 and "core:" not in out
+    finally:
+        backend.set_blas_threads(before)
+
+
+def test_a_final_evaluation_too_large_for_the_memory_keeps_the_training(tmp_path, capsys, monkeypatch):
+    def no_memory(trainer, out, n):
+        raise MemoryError()
+
+    monkeypatch.setattr(train, "evaluate_run", no_memory)
+    out = tmp_path / "my run"
+    code, _, err = run_cli(capsys, "--data", "mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed",
+                           "--steps", "2", "--eval-samples", "10000000000", "--out", out)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "the training is saved in" in err and "10,000,000,000 samples do not fit in the memory" in err
+    assert f"python -m tinygan.evaluate --run '{out}' --n 10000 --json '{out / 'eval.json'}'" in err
+    assert checkpoint.load(out / "checkpoint.npz")[1]["step"] == 2
+
+
+def test_printed_commands_quote_a_path_with_a_space(tmp_path, capsys, monkeypatch):
+    """The resume line is for copying into a shell: `--out /tmp/my run` would be two words."""
+    out = tmp_path / "my run"
+    interrupt_at(monkeypatch, 2)
+    code, printed, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "5", "--out", out)
+    assert code == 130 and f"resume with: python -m tinygan.train --resume --out '{out}'" in printed
+    code, _, err = run_cli(capsys, "--resume", "--out", out / "checkpoint.npz")
+    assert code == 2 and f"--resume --out '{out}'" in err
+
+
+def test_a_config_json_that_is_a_folder_is_named_on_resume(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    (out / "config.json").unlink()
+    (out / "config.json").mkdir()
+    code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "4")
+    assert code == 2 and f"cannot write {out / 'config.json'}: " in err, err
+
+
+def test_metrics_bytes_that_are_not_text_are_dropped_like_any_damaged_line(tmp_path, capsys):
+    """A 0xff byte in metrics.jsonl used to end the resume in a UnicodeDecodeError."""
+    out = tmp_path / "r"
+    assert run_cli(capsys, "--data", "ring8", "--steps", "3", "--no-eval", "--out", out)[0] == 0
+    with (out / "metrics.jsonl").open("ab") as f:
+        f.write(b'\xff{"loss_d": 1.0}\n')
+    code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "5", "--no-eval")
+    assert code == 0 and "line 2, is not a metrics record; dropped it" in err
+    assert [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [3, 5]
+
+
+def test_the_first_checkpoint_failing_to_write_says_it_was_the_first(tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full_disk(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(train.Trainer, "save", full_disk)
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)
+    assert code == 1 and f"cannot write {out / 'checkpoint.npz'}: No space left on device" in err
+    assert "there is no checkpoint: that was the first" in err and "the first comes at" not in err
+
+
+def test_progress_that_cannot_be_printed_stops_the_run_with_one_line(tmp_path, capsys, monkeypatch):
+    """stdout into a file on a full disk: the write error names standard output, the run
+    stops as for any output that cannot be written, and no traceback follows."""
+    import errno
+
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            if "epoch" in text:  # the start line goes through; the progress line does not
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return super().write(text)
+
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    code = train.main([*SMALL, "--arch", "seed", "--steps", "12", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1 and "cannot write standard output: No space left on device; training stopped" in err
+    assert len(err.strip().splitlines()) == 1, err

@@ -77,15 +77,16 @@ def use(device: str | None = None, module=None) -> str:
     if module is not None:
         _module, _device = module, device or "gpu"
         return _device
+    source = ""
     if device is None:
-        device = os.environ.get("TINYGAN_DEVICE", "cpu")
+        device, source = os.environ.get("TINYGAN_DEVICE", "cpu"), " (from TINYGAN_DEVICE)"
     device = device.strip().lower()
     if device == "cpu":
         _module, _device = numpy, "cpu"
     elif device == "gpu":
         _module, _device = _load_cupy(), "gpu"
     else:
-        raise BackendError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+        raise BackendError(f"unknown device {device!r}{source}; choose one of: {', '.join(DEVICES)}")
     return _device
 
 

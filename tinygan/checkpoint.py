@@ -95,6 +95,14 @@ def _in_place(path, mode):
     stream.flush()
 
 
+def read_only_file_system(path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (where no file can be written)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except (AttributeError, OSError):  # no statvfs (Windows)
+        return False
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb"):
     """``with atomic_write(path) as f:`` writes ``f`` to ``path`` whole or not at all.
@@ -117,6 +125,8 @@ def atomic_write(path, mode: str = "wb"):
     path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists() and not os.access(path, os.W_OK):
+        if read_only_file_system(path):  # os.access says no there too, for every file
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
         raise PermissionError(errno.EACCES, "Permission denied (the file is write-protected)", str(path))
     # Not tempfile.mkstemp: it makes the file private (0600), and os.replace would keep
     # that, so others could not read the run; os.open applies the umask like any output.
@@ -125,19 +135,46 @@ def atomic_write(path, mode: str = "wb"):
     try:
         if path.exists():  # a file made private (0600) or shared stays so
             os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        with os.fdopen(fd, mode) as f:
-            try:
+        try:
+            with os.fdopen(fd, mode) as f:
                 yield f
                 f.flush()
                 os.fsync(f.fileno())
-            except OSError as err:  # name the output, not its temporary file
-                if err.errno is not None and err.filename in (None, str(tmp)):  # errno None: NumPy's own words
-                    err.filename = str(path)
-                raise
+        except OSError as err:  # name the output, not its temporary file; also where closing
+            # the file raised (a full disk refuses the rest of its buffer) over the first error
+            if err.errno is not None and err.filename in (None, str(tmp)):  # errno None: NumPy's own words
+                err.filename = str(path)
+            raise
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def lock_directory(path):
+    """Hold the folder ``path`` for this process alone: returns a function that lets it go,
+    or None where another process holds it.
+
+    The lock is ``flock`` on the open folder, so the system lets go when the process ends,
+    however it ends (even killed): a stale lock cannot stay behind, and no file is added to
+    the folder.  Where folders cannot be locked (no ``fcntl``, as on Windows, or a file
+    system without ``flock``), it returns a function that does nothing: the folder is
+    then unguarded.
+    """
+    try:
+        import fcntl
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return lambda: None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except OSError:  # ENOLCK, EOPNOTSUPP: this file system keeps no locks
+        os.close(fd)
+        return lambda: None
+    return lambda: os.close(fd)
 
 
 def save(path, arrays: dict, meta: dict) -> None:
@@ -173,7 +210,7 @@ def load(path, formats=(FORMAT_VERSION,)) -> tuple[dict, dict]:
         raise CheckpointError(f"{path} is not a tinygan checkpoint (its metadata is not a JSON object)")
     if meta.get("format_version") not in formats:
         readable = " or ".join(str(f) for f in formats)
-        raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')}, "
+        raise CheckpointError(f"{path} has checkpoint format {meta.get('format_version')!r}, "
                               f"this tinygan reads format {readable} here")
     return arrays, meta
 

@@ -73,6 +73,17 @@ def at_least(minimum: int):
     return parse
 
 
+def path_text(what: str):
+    """A parser for a path that must not be empty (``Path("")`` is the current folder)."""
+    def parse(text):
+        if not text:
+            raise argparse.ArgumentTypeError(f"is empty; name {what}")
+        return text
+
+    parse.__name__ = "path"
+    return parse
+
+
 def unit_interval(low_open: bool):
     """A parser for a number in (0, 1] (``low_open``) or in [0, 1)."""
     def parse(text):
@@ -103,7 +114,7 @@ def output_problem(path) -> str | None:
     Makes nothing: missing folders are made when the file is written, so a command that
     fails first leaves none behind.
     """
-    from .checkpoint import writes_in_place
+    from .checkpoint import read_only_file_system, writes_in_place
 
     if not os.fspath(path):
         return "an empty path"
@@ -113,15 +124,67 @@ def output_problem(path) -> str | None:
     if writes_in_place(path):
         return None if os.access(path, os.W_OK) else "permission denied"
     if path.exists() and not os.access(path, os.W_OK):
-        return "the file is write-protected"
+        return "it is on a read-only file system" if read_only_file_system(path) else "the file is write-protected"
     folder = path.parent
     while not folder.exists():  # the nearest folder that exists decides
         folder = folder.parent
     if not folder.is_dir():
         return f"{folder} is a file, not a directory"
     if not os.access(folder, os.W_OK):
-        return f"{folder} is not writable"
+        return f"{folder} is on a read-only file system" if read_only_file_system(folder) else f"{folder} is not writable"
     return None
+
+
+STDOUT = "standard output"  # the name a failed write to sys.stdout carries (NamedStream)
+
+
+class NamedStream:
+    """``sys.stdout`` or ``sys.stderr`` as a command sees it.
+
+    A write that fails (a full disk under ``> log``) raises an ``OSError`` naming the
+    stream, so the handlers that say which output could not be written say it here too.
+    And text the stream cannot encode (``PYTHONIOENCODING=ascii``; the help's β) is
+    written with backslash escapes instead of raising ``UnicodeEncodeError``.
+    """
+
+    def __init__(self, stream, name: str):
+        self._stream, self._name = stream, name
+
+    def _named(self, err: OSError) -> OSError:
+        if err.filename is None and not isinstance(err, BrokenPipeError):  # `| head`: handled as such
+            err.filename = self._name
+        return err
+
+    def write(self, text):
+        try:
+            try:
+                return self._stream.write(text)
+            except UnicodeEncodeError:
+                encoding = getattr(self._stream, "encoding", None) or "ascii"
+                return self._stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        except OSError as err:
+            raise self._named(err)
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except OSError as err:
+            raise self._named(err)
+
+    def __getattr__(self, name):  # isatty, fileno, encoding, buffer, ...
+        return getattr(self._stream, name)
+
+
+def silence_stdout():
+    """Point fd 1 at the null device: what a failed stdout still holds in its buffer then
+    goes nowhere, instead of failing again in Python's flush at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file behind it (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
 
 
 # What `kill`, `timeout`, batch schedulers (SIGTERM) and a closed terminal (SIGHUP) send
@@ -161,8 +224,18 @@ def command(prog: str, interrupted: str = "nothing was written"):
                 previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
             except ValueError:  # not the main thread: signals cannot be caught here
                 previous = {}
+            streams = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = NamedStream(sys.stdout, STDOUT), NamedStream(sys.stderr, "standard error")
             try:
-                return main(argv)
+                # stdout into a file is written in blocks: the last one here, where a failure is
+                # caught, not in Python's flush at exit (also after --help and argparse's errors)
+                try:
+                    code = main(argv)
+                except SystemExit:
+                    sys.stdout.flush()
+                    raise
+                sys.stdout.flush()
+                return code
             except KeyboardInterrupt as err:
                 signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
                 print(f"\n{prog}: interrupted ({signal_name(signum)}); {interrupted}", file=sys.stderr)
@@ -172,11 +245,17 @@ def command(prog: str, interrupted: str = "nothing was written"):
                       file=sys.stderr)
                 return 1
             except BrokenPipeError:  # the reader of stdout went away (`| head`, a stopped `| tee`)
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, sys.stdout.fileno())  # so that Python's exit flush does not fail again
+                silence_stdout()  # so that Python's exit flush does not fail again
                 print(f"{prog}: stopped: its output pipe was closed; {interrupted}", file=sys.stderr)
                 return 1
+            except OSError as err:
+                if err.filename != STDOUT:
+                    raise
+                silence_stdout()
+                print(f"{prog}: error: cannot write to {STDOUT}: {describe_os_error(err)}", file=sys.stderr)
+                return 1
             finally:
+                sys.stdout, sys.stderr = streams
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
 

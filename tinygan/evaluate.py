@@ -44,12 +44,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
 
 from . import backend, checkpoint, classifier
-from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem
+from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, path_text
 from .backend import Random, xp
 
 N_CLASSES = 10
@@ -180,8 +181,10 @@ def _check_samples(samples):
     if lo >= 0:
         # Digits have a background of -1; images in [0, 1] (the usual export) would pass the
         # range check and score as a collapsed GAN (FD ~146 for real digits), so refuse them.
+        looks = "images in [0, 255]" if kind in ("i", "u") else "images in [0, 1]"  # integers: 8-bit pixels
+        fix = "x / 127.5 - 1" if kind in ("i", "u") else "x * 2 - 1"
         raise SampleError(f"no sample value is below 0 (values in [{lo:.4g}, {hi:.4g}]): these look like "
-                          "images in [0, 1]; tinygan's are in [-1, 1] with a background of -1: use x * 2 - 1")
+                          f"{looks}; tinygan's are in [-1, 1] with a background of -1: use {fix}")
     return x
 
 
@@ -273,10 +276,39 @@ def small_sample_caution(n: int) -> str:
 
 # ----------------------------------------------------------------------------- command line
 
+def npy_shortfall(path) -> str | None:
+    """Why the ``.npy`` file at ``path`` holds less than its header promises, or None.
+
+    Found before reading: NumPy would first allocate what the header asks for, so a
+    damaged header (a shape of 10¹² rows over 100 bytes) would end as a memory error.
+    None also where the header cannot be read here (``np.load`` then says why).
+    """
+    import numpy
+
+    readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): numpy.lib.format.read_array_header_2_0}
+    if not os.path.isfile(path):
+        return None  # a pipe has no size to compare with (and opening one here would wait for a writer)
+    try:
+        with open(path, "rb") as f:
+            shape, _, dtype = readers[numpy.lib.format.read_magic(f)](f)
+            if dtype.hasobject:
+                return None
+            promised = f.tell() + math.prod(shape) * dtype.itemsize
+            size = os.fstat(f.fileno()).st_size
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if size < promised:
+        return (f"truncated or damaged: its header promises an array of shape {shape} ({promised:,} bytes "
+                f"with the header), and the file has {size:,} bytes")
+    return None
+
+
 def load_samples_file(path):
     """Read a ``.npy`` file of samples into a host array (no pickles allowed)."""
     import numpy  # file I/O happens on the host
 
+    if problem := npy_shortfall(path):
+        raise SampleError(f"{path}: {problem}")
     try:
         loaded = numpy.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -297,9 +329,9 @@ def add_sample_sources(parser: argparse.ArgumentParser):
     To add a source: add an option to this group and a branch to :func:`get_samples`.
     """
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--samples", metavar="FILE.npy",
+    group.add_argument("--samples", metavar="FILE.npy", type=path_text("the .npy file of samples"),
                        help="a .npy array of shape (n, 784) with values in [-1, 1]")
-    group.add_argument("--run", metavar="DIR",
+    group.add_argument("--run", metavar="DIR", type=path_text("the run directory"),
                        help="a training run directory: samples from its checkpoint's generator")
     parser.add_argument("--n", type=at_least(2), default=10_000,
                         help="with --run: how many samples to draw (a covariance needs 2 or more)")
@@ -324,6 +356,25 @@ def get_samples(args):
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 
 
+def json_clash(json_path, samples, run) -> str | None:
+    """Why ``--json json_path`` would replace a file that is no report, or None: the
+    samples, one of the run's own files (its checkpoint, one tab-completion away from
+    ``eval.json``), or an array or a picture."""
+    from .train import RUN_FILES
+
+    target = Path(json_path).resolve()
+    if samples is not None and target == Path(samples).resolve():
+        return f"--json {json_path} is the samples file: the report would replace the samples"
+    if run is not None:
+        for name in RUN_FILES:
+            if name != "eval.json" and target == (Path(run) / name).resolve():
+                return (f"--json {json_path} is the run's {name}: the report would replace it "
+                        f"(the run's report is eval.json)")
+    if target.suffix.lower() in (".npy", ".npz", ".png"):
+        return f"--json {json_path}: the report is JSON text, not a {target.suffix} file; name a .json file"
+    return None
+
+
 @command("python -m tinygan.evaluate")
 def main(argv=None) -> int:
     """Command line: print a report.  Exit 0 on success; 2 on bad input (options, samples,
@@ -344,8 +395,8 @@ def main(argv=None) -> int:
         parser.error("--json is empty; name the file to write the report to")
     if args.json is not None and (problem := output_problem(args.json)):
         parser.fail(f"--json: cannot write {args.json}: {problem}")
-    if args.json is not None and args.samples is not None and Path(args.json).resolve() == Path(args.samples).resolve():
-        parser.error(f"--json {args.json} is the samples file: the report would replace the samples")
+    if args.json is not None and (problem := json_clash(args.json, args.samples, args.run)):
+        parser.error(problem)
     try:
         backend.use(args.device)
         samples, source = get_samples(args)

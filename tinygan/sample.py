@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backend, checkpoint
 from .backend import Random, to_numpy, xp
-from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, positive
+from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, path_text, positive
 from .train import Config, Progress, data_label, save_samples_figure
 
 
@@ -107,18 +107,23 @@ MAX_WALKS = 100  # rows of an interpolation picture
 @command("python -m tinygan.sample", interrupted="nothing was written (an --out file is written whole or not at all)")
 def main(argv=None) -> int:
     p = ArgumentParser(prog="python -m tinygan.sample", description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, help="a run directory written by python -m tinygan.train")
+    p.add_argument("--run", required=True, type=path_text("the run directory"),
+                   help="a run directory written by python -m tinygan.train")
     p.add_argument("--n", type=positive(int), default=None,
                    help="number of samples (default 64), or of latent walks with --interpolate (default 8)")
-    p.add_argument("--out", required=True, help="FILE.npy (arrays) or FILE.png (a grid)")
+    p.add_argument("--out", required=True, type=path_text("the file to write"),
+                   help="FILE.npy (arrays) or FILE.png (a grid)")
     p.add_argument("--interpolate", action="store_true", help="a PNG of latent interpolations instead")
     p.add_argument("--seed", type=at_least(0), default=0, help="seed of the noise (>= 0)")
     p.add_argument("--device", default=None, choices=backend.DEVICES)
     args = p.parse_args(argv)
     out = Path(args.out)
-    if out.suffix not in (".npy", ".png"):
+    kind = out.suffix.lower()
+    if out.name.lower() in (".npy", ".png"):  # a file named ".npy" has no suffix, only a name
+        p.error(f"--out {args.out} names no file, only its kind: give it a name, as in samples{out.name.lower()}")
+    if kind not in (".npy", ".png"):
         p.error(f"--out must end in .npy or .png, got {out.name!r}")
-    if args.interpolate and out.suffix != ".png":
+    if args.interpolate and kind != ".png":
         p.error("--interpolate writes a picture: use --out FILE.png")
     if args.interpolate and args.n is not None and args.n > MAX_WALKS:
         p.error(f"--n: at most {MAX_WALKS} latent walks in one picture, got {args.n}")
@@ -148,7 +153,7 @@ def main(argv=None) -> int:
                 lambda done, total: progress.update(f"drawing samples: {done:,} / {total:,}", force=done == total)))
             if progress:
                 progress.close()
-            if out.suffix == ".npy":
+            if kind == ".npy":
                 with checkpoint.atomic_write(out) as f:  # whole or not at all: a full disk keeps the old file
                     np.save(f, samples)
             else:

@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import gan, losses, nn, optim, toy
-from .cli import ArgumentParser, command, describe_os_error
+from .cli import ArgumentParser, command, describe_os_error, path_text
 from .train import save_figure
 from .backend import Random, to_device, to_numpy, xp
 
@@ -1064,7 +1064,8 @@ def format_table(results) -> str:
 @command("python -m tinygan.theory", interrupted="the figures written so far are in --out")
 def main(argv=None) -> int:
     parser = ArgumentParser(prog="python -m tinygan.theory", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="runs/theory", help="directory for the figures (default runs/theory)")
+    parser.add_argument("--out", default="runs/theory", type=path_text("the directory for the figures"),
+                        help="directory for the figures (default runs/theory)")
     parser.add_argument("--fast", action="store_true", help="skip the training experiments")
     args = parser.parse_args(argv)
     try:

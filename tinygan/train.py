@@ -22,9 +22,13 @@ The checkpoint also keeps NumPy's BLAS thread count, which a resume sets back
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import itertools
 import json
 import math
+import os
+import shlex
 import signal
 import sys
 import time
@@ -33,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, checkpoint, gan, models, optim
-from .cli import (STOP_SIGNALS, ArgumentParser, DefaultsWhenSetFormatter, Stopped, at_least, command,
-                  describe_os_error, positive, signal_name, unit_interval)
+from . import backend, checkpoint, gan, models, nn, optim
+from .cli import (STDOUT, STOP_SIGNALS, ArgumentParser, DefaultsWhenSetFormatter, Stopped, at_least, command,
+                  describe_os_error, positive, signal_name, silence_stdout, unit_interval)
 from .backend import Random, to_numpy, xp
 from .losses import LOSSES
 
@@ -178,6 +182,9 @@ class Trainer:
                 f"(--batch-size {c.batch_size} × --d-steps {c.d_steps} real examples)")
         self.batches_per_epoch = self.n // c.batch_size
         self.G, self.D = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
+        if c.batch_size < 2 and any(isinstance(layer, nn.BatchNorm1d) for layer in self.G.layers + self.D.layers):
+            raise TrainingError(f"--batch-size 1: arch {c.arch} has BatchNorm, whose statistics of a batch "
+                                f"need at least 2 examples")
         self.G_ema = None
         if c.ema > 0:
             # a second G of the same preset (its D is dropped), then G's weights copied in:
@@ -335,8 +342,9 @@ class Trainer:
         try:
             counters = {name: meta[name] for name in ("step", "epoch", "cursor", "opt_g_t", "opt_d_t")}
             for name, value in counters.items():
-                if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                    raise ValueError(f"{name} = {value!r}")
+                # 2**53: beyond it a count is no longer exact as a float (Adam's β**t takes it as one)
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 53:
+                    raise ValueError(f"{name} = {value!r:.40}{'...' if len(repr(value)) > 40 else ''}")
             if counters["cursor"] + self.config.d_steps > self.batches_per_epoch:
                 raise ValueError(f"cursor = {counters['cursor']}: past the epoch's {self.batches_per_epoch} batches")
             self.step, self.epoch, self.cursor = counters["step"], counters["epoch"], counters["cursor"]
@@ -346,7 +354,7 @@ class Trainer:
             self.G.set_rng_states(meta["g_rng"])
         except KeyError as err:
             raise checkpoint.CheckpointError(f"{path} lacks {err}; it was not written by this trainer") from None
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:  # Overflow: a generator state past 128 bits
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
         seconds = meta.get("seconds", 0.0)  # absent from checkpoints before it was kept
         if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
@@ -370,10 +378,13 @@ EVAL_SAMPLES = 10_000  # the final evaluation's samples, as lesson 8 compares th
 SMALLER_LR = "Try a smaller --lr (in a new run: a resumed run keeps its settings)."
 
 
-def last_checkpoint(path) -> str:
-    """What a stopped run has kept, in words: the checkpoint at ``path``, or none yet."""
+def last_checkpoint(path, failed_write=None) -> str:
+    """What a stopped run has kept, in words: the checkpoint at ``path``, or none yet.
+    ``failed_write``: the file whose writing stopped the run, if that is what did."""
     if Path(path).exists():
         return f"the last good checkpoint, {path}, is intact"
+    if failed_write is not None and Path(failed_write).resolve() == Path(path).resolve():
+        return "there is no checkpoint: that was the first"
     return f"no checkpoint was written yet (the first comes at an epoch's end), so {path} does not exist"
 
 
@@ -686,7 +697,8 @@ def read_metrics(path: Path, up_to_step: int) -> list:
     if not path.exists():
         return []
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    # bytes that are no UTF-8 (a damaged file) become U+FFFD, and their line no JSON: dropped
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
         try:
             record = json.loads(line)
             if not all(isinstance(record[k], (int, float)) for k in METRIC_FIELDS):
@@ -807,6 +819,12 @@ def explicit_settings(args) -> dict:
 def main(argv=None) -> int:
     """The command line.  A first Ctrl-C (or a SIGTERM) stops training at the next step and
     saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
+    with contextlib.ExitStack() as held:  # the run directory, held until the command ends
+        return train_command(argv, held)
+
+
+def train_command(argv, held: contextlib.ExitStack) -> int:
+    """:func:`main`'s work; the run directory's lock goes on ``held``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.out == "":
@@ -821,8 +839,8 @@ def main(argv=None) -> int:
         config = config_from_args(args, parser)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out or f"runs/{config.data}-{config.arch}-{stamp}")
-        if (out / "checkpoint.npz").exists():
-            parser.error(f"{out} already holds a run; add --resume to continue it, or choose another --out")
+        if args.out and (problem := new_run_problem(out)):  # a default name moves aside instead
+            parser.error(problem)
 
     try:
         data = load_training_data(config)
@@ -853,10 +871,14 @@ def main(argv=None) -> int:
                       "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
 
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out, release = claim_run_directory(out, new=not args.resume, numbered=not (args.resume or args.out))
+        held.callback(release)
         write_text_atomically(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    except RunDirectoryTaken as err:
+        parser.fail(str(err))
     except OSError as err:
-        parser.fail(f"cannot write the run directory {out}: {describe_os_error(err)}")
+        where = err.filename if err.filename and Path(err.filename) != out else f"the run directory {out}"
+        parser.fail(f"cannot write {where}: {describe_os_error(err)}")
     until = describe_limits(dict(steps=max_steps, epochs=max_epochs), seconds_left=max_seconds)
     print(f"tinygan: {data_label(config)} ({trainer.n} examples), arch {config.arch} "
           f"(G {trainer.G.num_params():,} / D {trainer.D.num_params():,} parameters), {config.loss} loss, "
@@ -879,17 +901,22 @@ def main(argv=None) -> int:
         slowdown = (SlowdownWatch(), lambda best, now: (
             f"tinygan: training slowed from {best:.0f} to {now:.0f} steps/s. If other work is using the CPU, "
             f"one BLAS thread is often much faster then: Ctrl-C, then python -m tinygan.train --resume "
-            f"--out {out} --threads 1"))
+            f"--out {shell(out)} --threads 1"))
     try:
-        reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
-                     real_for_plots=real_for_plots, slowdown=slowdown)
+        # NumPy's overflow warnings would print source lines before the one line that says
+        # what happened: `run` checks the losses and weights for non-finite values itself
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
+                         real_for_plots=real_for_plots, slowdown=slowdown)
     except TrainingError as err:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # a full disk, a run directory removed under the run, ...
+        if err.filename == STDOUT:  # the progress line, into a file on a full disk
+            silence_stdout()
         print(f"\npython -m tinygan.train: error: cannot write "
               f"{err.filename or 'an output'}: {describe_os_error(err)}; training stopped, and "
-              f"{last_checkpoint(ckpt)}", file=sys.stderr)
+              f"{last_checkpoint(ckpt, err.filename)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as err:  # a second signal: stop now, whatever was being done
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
@@ -908,12 +935,12 @@ def main(argv=None) -> int:
         # the evaluation options hold for one invocation, so the command repeats them
         evaluation = (" --no-eval" if args.no_eval else
                       f" --eval-samples {args.eval_samples}" if args.eval_samples != EVAL_SAMPLES else "")
-        print(f"resume with: python -m tinygan.train --resume --out {out}{evaluation}   "
+        print(f"resume with: python -m tinygan.train --resume --out {shell(out)}{evaluation}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 128 + stop_signal
     if stop_flag["stop"]:  # the signal came while the last checkpoint and figures were written
         print(f"{signal_name(stop_signal)} after training: the evaluation is skipped; run it with "
-              f"python -m tinygan.evaluate --run {out} --n {args.eval_samples} --json {out / 'eval.json'}")
+              f"python -m tinygan.evaluate --run {shell(out)} --n {args.eval_samples} --json {shell(out / 'eval.json')}")
         return 128 + stop_signal
     if args.no_eval:
         pass
@@ -924,6 +951,57 @@ def main(argv=None) -> int:
         return final_evaluation(trainer, out, args.eval_samples)
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
+
+
+def shell(path) -> str:
+    """``path`` as a shell command takes it: quoted where it has spaces or other specials."""
+    return shlex.quote(str(path))
+
+
+# What a run writes into its directory.  A new run is refused a folder holding any of
+# them: it would replace them, and the files of two runs would mix.
+RUN_FILES = ("checkpoint.npz", "config.json", "metrics.jsonl", "eval.json", "samples.png", "curves.png", "samples")
+
+
+class RunDirectoryTaken(ValueError):
+    """The run directory is another run's, or another process is writing to it."""
+
+
+def new_run_problem(out: Path) -> str | None:
+    """Why a new run cannot start in ``out``, in words, or None."""
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if "checkpoint.npz" in found:
+        return f"{out} already holds a run; add --resume to continue it, or choose another --out"
+    if found:
+        return (f"{out} already holds {', '.join(found)}, which a new run would replace; choose another "
+                f"--out, or remove them (without checkpoint.npz there is no run in it to resume)")
+    return None
+
+
+def claim_run_directory(out: Path, new: bool, numbered: bool) -> tuple:
+    """Make the folder ``out`` and hold it for this process; returns ``(out, release)``.
+
+    Two commands started together would otherwise write into one folder, each replacing
+    the other's files, and both would say they succeeded.  The lock
+    (:func:`checkpoint.lock_directory`) lasts until ``release()`` or the process's end.
+    A ``new`` run also needs a folder without another run's files (:func:`new_run_problem`).
+    Where the folder is taken, a ``numbered`` one (a default name, chosen by the clock to
+    the second) moves on to ``<out>-2``, ``<out>-3``, …; else ``RunDirectoryTaken`` says why.
+    """
+    for number in itertools.count(1):
+        path = out if number == 1 else out.with_name(f"{out.name}-{number}")
+        path.mkdir(parents=True, exist_ok=True)
+        release = checkpoint.lock_directory(path)
+        if release is None:
+            problem = (f"another python -m tinygan.train is writing to {path}; wait for it to end, "
+                       f"or choose another --out")
+        else:
+            problem = new_run_problem(path) if new else None
+            if problem is None:
+                return path, release
+            release()
+        if not numbered:
+            raise RunDirectoryTaken(problem)
 
 
 def choose_blas_threads(asked: int | None, stored: int | None) -> str:
@@ -945,7 +1023,20 @@ def choose_blas_threads(asked: int | None, stored: int | None) -> str:
     now = backend.blas_threads()
     if asked is not None and now is not None and now != asked:  # OpenBLAS caps it at its build's maximum
         print(f"tinygan: NumPy's OpenBLAS runs at most {_threads(now)}; --threads {asked} uses {now}")
+    cores = available_cores()
+    if wanted is not None and now is not None and now > cores:
+        print(f"tinygan: {_threads(now)} on {cores} core{'' if cores == 1 else 's'}: every matrix product waits "
+              f"for threads that share a core, so expect training to be much slower; --threads {cores} is "
+              f"faster (more threads than cores only serve to repeat, bit for bit, a run made with that many)")
     return "" if now is None else f" ({_threads(now)})"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (fewer than the machine's under ``taskset`` or a container)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
 
 
 def _threads(n: int) -> str:
@@ -959,7 +1050,7 @@ def resumed_config(args, parser):
         parser.error("--resume needs --out DIR, the run to continue")
     out = Path(args.out)
     if out.name == "checkpoint.npz" and out.is_file():
-        parser.error(f"--out is the run's directory: --resume --out {out.parent}")
+        parser.error(f"--out is the run's directory: --resume --out {shell(out.parent)}")
     path = out / "checkpoint.npz"
     try:
         arrays, meta = checkpoint.load(path)
@@ -1024,14 +1115,22 @@ def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
     except KeyboardInterrupt as err:  # Ctrl-C, or a SIGTERM/SIGHUP raised as Stopped
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
         print(f"\npython -m tinygan.train: evaluation interrupted ({signal_name(signum)}); the checkpoint is "
-              f"saved, so it can run later with: python -m tinygan.evaluate --run {out} --n {n} "
-              f"--json {out / 'eval.json'}", file=sys.stderr)
+              f"saved, so it can run later with: python -m tinygan.evaluate --run {shell(out)} --n {n} "
+              f"--json {shell(out / 'eval.json')}", file=sys.stderr)
         return 128 + signum
+    except MemoryError:
+        print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, but the evaluation's "
+              f"{n:,} samples do not fit in the memory; score fewer later with: python -m tinygan.evaluate "
+              f"--run {shell(out)} --n {max(2, min(n // 2, EVAL_SAMPLES))} --json {shell(out / 'eval.json')}",
+              file=sys.stderr)
+        return 1
     except (evaluate.SampleError, classifier.WeightsError) as err:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but the evaluation failed: {err}", file=sys.stderr)
         return 1
     except OSError as err:
+        if err.filename == STDOUT:  # the report
+            silence_stdout()
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but {err.filename or 'eval.json'} could not be written: {describe_os_error(err)}", file=sys.stderr)
         return 1
