@@ -432,6 +432,67 @@ def test_a_relative_data_directory_resumes_from_anywhere(tmp_path, capsys, monke
     assert checkpoint.load(tmp_path / "r" / "checkpoint.npz")[1]["step"] == 6
 
 
+def copy_of_the_shipped_training_files(folder: pathlib.Path, source="train") -> pathlib.Path:
+    """A --data-dir folder holding the shipped MNIST's ``source`` files (train or t10k) as train files."""
+    import shutil
+
+    package_data = pathlib.Path(train.__file__).parent / "data"
+    folder.mkdir()
+    for kind in ("images-idx3", "labels-idx1"):
+        shutil.copy(package_data / f"{source}-{kind}-ubyte.gz", folder / f"train-{kind}-ubyte.gz")
+    return folder
+
+
+def test_a_run_whose_data_folder_moved_resumes_from_its_new_place_bit_for_bit(tmp_path, capsys):
+    """A moved --data-dir folder could never be resumed: without --data-dir the old place
+    was missing, and with it the resume called it a change of settings.  Now the new place
+    is taken, after the data are compared with the checkpoint's SHA-256 of them."""
+    common = ["--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    data = copy_of_the_shipped_training_files(tmp_path / "digits")
+    assert run_cli(capsys, *common, "--data-dir", data, "--steps", "4", "--out", tmp_path / "whole")[0] == 0
+    assert run_cli(capsys, *common, "--data-dir", data, "--steps", "2", "--out", tmp_path / "halves")[0] == 0
+    moved = data.rename(tmp_path / "moved")
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "halves", "--steps", "4")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"the run's data folder, {data}, is gone; if it moved, give its new place" in err
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "halves", "--steps", "4", "--data-dir", moved)
+    assert code == 0, err
+    assert f"reading the run's data from {moved} (it trained on {data})" in out
+    assert_same_run(tmp_path / "whole", tmp_path / "halves", step=4)
+    assert json.loads((tmp_path / "halves" / "config.json").read_text())["data_dir"] == str(moved)
+
+
+def test_a_data_folder_holding_other_data_is_refused_on_resume(tmp_path, capsys):
+    """Another folder (or the same one, its files replaced) with as many images: the
+    order of examples would fit, and the run would go on, on other digits."""
+    common = ["--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    data = copy_of_the_shipped_training_files(tmp_path / "digits")
+    assert run_cli(capsys, *common, "--data-dir", data, "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    other = copy_of_the_shipped_training_files(tmp_path / "other", source="t10k")
+    for argv in (["--data-dir", other], []):
+        code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4", *argv)
+        assert code == 2 and "was trained on other data than" in err and "SHA-256" in err, err
+        if not argv:
+            break
+        for path in other.iterdir():  # the run's own folder, its files replaced in place
+            path.replace(data / path.name)
+    assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")[1]["step"] == 2
+
+
+def test_a_checkpoint_from_before_the_data_fingerprint_resumes_with_a_note(tmp_path, capsys):
+    common = ["--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    data = copy_of_the_shipped_training_files(tmp_path / "digits")
+    assert run_cli(capsys, *common, "--data-dir", data, "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = checkpoint.load(path)
+    assert meta.pop("data_sha256") == train.data_fingerprint(train.load_training_data(train.Config.from_dict(
+        meta["config"])))
+    checkpoint.save(path, arrays, meta)
+    moved = data.rename(tmp_path / "moved")
+    code, out, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4", "--data-dir", moved)
+    assert code == 0 and "nothing checks that the folder holds the same data" in out, err
+
+
 def test_retyping_lr_and_lr_g_on_resume_is_no_conflict(tmp_path, capsys):
     """--lr-g beats --lr in a new run; the resume check reads them the same way."""
     flags = ["--lr", "2e-4", "--lr-g", "1e-3"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -168,6 +169,11 @@ def load_training_data(config: Config):
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+def data_fingerprint(data) -> str:
+    """SHA-256 of the training array ``data`` (n, features) as the run reads it."""
+    return hashlib.sha256(np.ascontiguousarray(data).view(np.uint8)).hexdigest()
+
+
 class Trainer:
     """Holds the networks, optimizers, data order and counters of one run."""
 
@@ -181,6 +187,9 @@ class Trainer:
                 f"the training set has {self.n} examples, fewer than one iteration uses "
                 f"(--batch-size {c.batch_size} × --d-steps {c.d_steps} real examples)")
         self.batches_per_epoch = self.n // c.batch_size
+        # A folder of the user's (--data-dir) can move or change; the checkpoint keeps this
+        # to tell, on resume, that a folder holds the data the run trained on.
+        self.data_sha256 = data_fingerprint(data) if c.data_dir else None
         self.G, self.D = models.build_gan(c.arch, Random(c.seed), c.z_dim, self.data_dim)
         if c.batch_size < 2 and any(isinstance(layer, nn.BatchNorm1d) for layer in self.G.layers + self.D.layers):
             raise TrainingError(f"--batch-size 1: arch {c.arch} has BatchNorm, whose statistics of a batch "
@@ -287,7 +296,8 @@ class Trainer:
         return {"config": dataclasses.asdict(self.config), "data_dim": self.data_dim, "step": self.step, "epoch": self.epoch,
                 "cursor": self.cursor, "rng": self.rng.get_state(), "d_rng": self.D.get_rng_states(),
                 "g_rng": self.G.get_rng_states(), "opt_g_t": self.opt_g.t, "opt_d_t": self.opt_d.t,
-                "seconds": self.seconds, "limits": self.limits, "blas_threads": backend.blas_threads()}
+                "seconds": self.seconds, "limits": self.limits, "blas_threads": backend.blas_threads(),
+                "data_sha256": self.data_sha256}
 
     def save(self, path):
         """Write a checkpoint, refusing a state that is no longer finite.
@@ -330,6 +340,11 @@ class Trainer:
             if name.endswith(("_v_sum", "_square_avg")) and (arrays[name] < 0).any():  # sums of squares
                 raise checkpoint.CheckpointError(f"{path}: {name} holds negative values, which a sum of squares cannot")
             dst[...] = xp.asarray(arrays[name])
+        stored_data = meta.get("data_sha256")  # absent from checkpoints before it was kept
+        if stored_data is not None and self.data_sha256 is not None and stored_data != self.data_sha256:
+            raise checkpoint.CheckpointError(
+                f"{path} was trained on other data than {self.config.data_dir} holds now (their SHA-256 "
+                f"differ), so a resume would not continue the same run")
         if "perm" not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
         if arrays["perm"].shape != (self.n,):
@@ -1080,6 +1095,17 @@ def resumed_config(args, parser):
         # a run from before data_dir was stored resolved: the folder typed now replaces it,
         # or else the stored path is read from here, as the version that wrote it did
         config.data_dir = asked.get("data_dir") or str(Path(config.data_dir).resolve())
+    if config.data_dir and asked.get("data_dir", config.data_dir) != config.data_dir:
+        # the run's folder, moved: read from where it is now, once Trainer.load_state has
+        # compared the data with the checkpoint's fingerprint of them
+        print(f"tinygan: reading the run's data from {asked['data_dir']} (it trained on {config.data_dir})")
+        config.data_dir = asked.pop("data_dir")
+        if "data_sha256" not in meta:
+            print("tinygan: this checkpoint is older than the data fingerprint, so nothing checks that the "
+                  "folder holds the same data")
+    elif config.data_dir and not Path(config.data_dir).is_dir():
+        parser.fail(f"cannot resume: the run's data folder, {config.data_dir}, is gone; if it moved, give its "
+                    f"new place: python -m tinygan.train --resume --out {shell(out)} --data-dir NEW_PLACE")
     stored = dataclasses.asdict(config)
     conflicts = [name for name, value in asked.items() if stored.get(name, value) != value]
     if conflicts:
