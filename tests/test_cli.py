@@ -37,6 +37,17 @@ def test_output_problem_write_protection_and_folders(tmp_path, monkeypatch):
     assert cli.output_problem(tmp_path / "ok.npy") is None
 
 
+def test_output_problem_checks_the_folder_a_symlink_leads_to(tmp_path, monkeypatch):
+    """A link to a file not yet made in a folder that cannot be written: the link's own
+    folder passed the check, and the command failed after its work."""
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "link.npy").symlink_to(tmp_path / "ro" / "s.npy")
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p) == str(tmp_path / "ro") else real(p, mode, **kw))
+    assert cli.output_problem(tmp_path / "link.npy") == f"{tmp_path / 'ro'} is not writable"
+    assert cli.output_problem(tmp_path / "plain.npy") is None
+
+
 def test_output_problem_checks_a_pipe_it_cannot_write(tmp_path, monkeypatch):
     """C10: a FIFO (written in place) that this process may not write is refused."""
     fifo = tmp_path / "pipe"

@@ -125,7 +125,8 @@ def output_problem(path) -> str | None:
         return None if os.access(path, os.W_OK) else "permission denied"
     if path.exists() and not os.access(path, os.W_OK):
         return "it is on a read-only file system" if read_only_file_system(path) else "the file is write-protected"
-    folder = path.parent
+    # atomic_write writes where a symlink leads, so that folder decides, not the link's
+    folder = Path(os.path.realpath(path)).parent
     while not folder.exists():  # the nearest folder that exists decides
         folder = folder.parent
     if not folder.is_dir():
