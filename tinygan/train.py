@@ -320,6 +320,11 @@ class Trainer:
 
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
         """Put a checkpoint's state into this trainer (built from the same config)."""
+        stored_data = meta.get("data_sha256")  # absent from checkpoints before it was kept
+        if stored_data is not None and self.data_sha256 is not None and stored_data != self.data_sha256:
+            raise checkpoint.CheckpointError(
+                f"{path} was trained on other data than {self.config.data_dir} holds now (their SHA-256 "
+                f"differ), so a resume would not continue the same run")
         targets = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
                    "D_params": self.D.flat_params, "D_state": self.D.flat_state}
         for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
@@ -340,11 +345,6 @@ class Trainer:
             if name.endswith(("_v_sum", "_square_avg")) and (arrays[name] < 0).any():  # sums of squares
                 raise checkpoint.CheckpointError(f"{path}: {name} holds negative values, which a sum of squares cannot")
             dst[...] = xp.asarray(arrays[name])
-        stored_data = meta.get("data_sha256")  # absent from checkpoints before it was kept
-        if stored_data is not None and self.data_sha256 is not None and stored_data != self.data_sha256:
-            raise checkpoint.CheckpointError(
-                f"{path} was trained on other data than {self.config.data_dir} holds now (their SHA-256 "
-                f"differ), so a resume would not continue the same run")
         if "perm" not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
         if arrays["perm"].shape != (self.n,):
