@@ -199,12 +199,20 @@ def test_a_command_puts_back_the_handlers_that_guarded_its_start():
 FULL_DISK = "/dev/full"  # Linux's device on which every write fails with ENOSPC
 
 
+def environment(buffered: bool) -> dict:
+    """This process's environment, with Python's stdout block-buffered (as it is by
+    default into a file) or unbuffered (PYTHONUNBUFFERED=1, as some machines set it)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return env if buffered else {**env, "PYTHONUNBUFFERED": "1"}
+
+
 @pytest.mark.skipif(not os.path.exists(FULL_DISK), reason="no /dev/full on this system")
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("argv", [
     ["tinygan.train", "--data", "ring8", "--steps", "3", "--no-eval"],  # fails at its start line
     ["tinygan.sample", "--run", "RUN", "--n", "2", "--out", "OUT/s.npy"],  # fails after writing the file
 ])
-def test_standard_output_on_a_full_disk_is_one_line_and_exit_1(tmp_path, argv):
+def test_standard_output_on_a_full_disk_is_one_line_and_exit_1(tmp_path, argv, buffered):
     """`> log` on a full disk: a traceback before, and for a file written whole, exit 1
     with a traceback too.  Now the write error names standard output."""
     run = tmp_path / "run"
@@ -215,9 +223,9 @@ def test_standard_output_on_a_full_disk_is_one_line_and_exit_1(tmp_path, argv):
         argv += ["--out", str(tmp_path / "new")]
     with open(FULL_DISK, "w") as full:
         proc = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, stdout=full, stderr=subprocess.PIPE,
-                              text=True, timeout=120)
+                              text=True, timeout=120, env=environment(buffered))
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.strip() == (f"python -m {argv[0]}: error: cannot write to standard output: "
+    assert proc.stderr.strip() == (f"python -m {argv[0]}: error: cannot write standard output: "
                                    f"No space left on device"), proc.stderr
     if argv[0] == "tinygan.sample":
         assert (tmp_path / "s.npy").exists()  # the samples were written before the line that says so
@@ -248,3 +256,39 @@ def test_a_named_stream_names_itself_in_a_write_error_and_passes_the_rest_throug
     cli.NamedStream(ascii_only, cli.STDOUT).write("β = 0.5")
     ascii_only.flush()
     assert ascii_only.buffer.getvalue() == b"\\u03b2 = 0.5"
+
+
+@pytest.mark.skipif(not os.path.exists(FULL_DISK), reason="no /dev/full on this system")
+def test_a_ctrl_c_with_stdout_on_a_full_disk_is_its_own_line_and_130():
+    """What stdout still held was flushed by Python at exit, after the Ctrl-C's line:
+    "Exception ignored ... OSError: [Errno 28]" and exit status 120 instead of 130.
+    (Block-buffered stdout: unbuffered, the print itself fails, before the Ctrl-C.)"""
+    code = textwrap.dedent("""
+        import sys
+        from tinygan.cli import command
+
+        @command("prog", interrupted="nothing was written")
+        def main(argv=None):
+            print("a line in stdout's buffer")
+            raise KeyboardInterrupt
+
+        sys.exit(main())
+    """)
+    with open(FULL_DISK, "w") as full:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=60, env=environment(buffered=True))
+    assert proc.returncode == 130 and proc.stderr.strip() == "prog: interrupted (Ctrl-C); nothing was written", \
+        proc.stderr
+
+
+@pytest.mark.parametrize("argv", [["tinygan.train", "--help"], ["tinygan.evaluate", "--help"],
+                                  ["tinygan.train", "--data", "ring8", "--steps", "3", "--no-eval", "--out", "RUN"]])
+def test_a_closed_stdout_is_no_error(tmp_path, argv):
+    """`>&-`: Python sets sys.stdout to None, and print() writes nothing; a wrapper around
+    None made every command end in an AttributeError."""
+    argv = [a.replace("RUN", str(tmp_path / "run")) for a in argv]
+    proc = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: os.close(1))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    if "--help" not in argv:
+        assert (tmp_path / "run" / "checkpoint.npz").exists()

@@ -268,6 +268,12 @@ def npy_header(shape) -> bytes:
     return buffer.getvalue()
 
 
+def npy_bytes(array, version) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, version=version)
+    return buffer.getvalue()
+
+
 def npz_bytes(**arrays) -> bytes:
     """An .npz archive's bytes (written under a .npy name, as a user might)."""
     buffer = io.BytesIO()
@@ -287,6 +293,8 @@ def npz_bytes(**arrays) -> bytes:
     (lambda p: p.write_bytes(npy_header((10 ** 12, 784)) + bytes(100)),
      "truncated or damaged: its header promises an array of shape (1000000000000, 784)"),
     (lambda p: p.write_bytes(npy_header((5, 784)) + bytes(5 * 784 * 4 - 1)), "truncated or damaged"),
+    (lambda p: p.write_bytes(npy_bytes(np.zeros((5, 784), np.float32), version=(3, 0))[:-1]),
+     "truncated or damaged"),  # a version-3 header (UTF-8 field names allowed) is read too
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):
     path = tmp_path / "s.npy"

@@ -176,13 +176,18 @@ class NamedStream:
         return getattr(self._stream, name)
 
 
+def flush_stdout():
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
 def silence_stdout():
     """Point fd 1 at the null device: what a failed stdout still holds in its buffer then
     goes nowhere, instead of failing again in Python's flush at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # no real file behind it (a test's capture)
+    except (OSError, ValueError, AttributeError):  # no real file behind it (a test's capture), or None
         pass
     finally:
         os.close(devnull)
@@ -226,16 +231,18 @@ def command(prog: str, interrupted: str = "nothing was written"):
             except ValueError:  # not the main thread: signals cannot be caught here
                 previous = {}
             streams = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = NamedStream(sys.stdout, STDOUT), NamedStream(sys.stderr, "standard error")
+            # None where the stream is closed (`>&-`): print() then writes nothing, so it stays None
+            sys.stdout, sys.stderr = (None if stream is None else NamedStream(stream, name)
+                                      for stream, name in zip(streams, (STDOUT, "standard error")))
             try:
                 # stdout into a file is written in blocks: the last one here, where a failure is
                 # caught, not in Python's flush at exit (also after --help and argparse's errors)
                 try:
                     code = main(argv)
                 except SystemExit:
-                    sys.stdout.flush()
+                    flush_stdout()
                     raise
-                sys.stdout.flush()
+                flush_stdout()
                 return code
             except KeyboardInterrupt as err:
                 signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
@@ -253,9 +260,13 @@ def command(prog: str, interrupted: str = "nothing was written"):
                 if err.filename != STDOUT:
                     raise
                 silence_stdout()
-                print(f"{prog}: error: cannot write to {STDOUT}: {describe_os_error(err)}", file=sys.stderr)
+                print(f"{prog}: error: cannot write {STDOUT}: {describe_os_error(err)}", file=sys.stderr)
                 return 1
             finally:
+                try:  # after a Ctrl-C or a memory error too, whose lines are already out on stderr
+                    flush_stdout()
+                except (OSError, ValueError):  # ValueError: flushing a closed file
+                    silence_stdout()
                 sys.stdout, sys.stderr = streams
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)

@@ -285,7 +285,9 @@ def npy_shortfall(path) -> str | None:
     """
     import numpy
 
-    readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): numpy.lib.format.read_array_header_2_0}
+    # version 3 differs from 2 only in allowing UTF-8 field names (2's reader then refuses it: None)
+    read_2_0 = numpy.lib.format.read_array_header_2_0
+    readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): read_2_0, (3, 0): read_2_0}
     if not os.path.isfile(path):
         return None  # a pipe has no size to compare with (and opening one here would wait for a writer)
     try:

@@ -171,7 +171,8 @@ def load_training_data(config: Config):
 
 def data_fingerprint(data) -> str:
     """SHA-256 of the training array ``data`` (n, features) as the run reads it."""
-    return hashlib.sha256(np.ascontiguousarray(data).view(np.uint8)).hexdigest()
+    little_endian = np.ascontiguousarray(data, dtype="<f4")  # the same bytes on any machine
+    return hashlib.sha256(little_endian.view(np.uint8)).hexdigest()
 
 
 class Trainer:
@@ -509,8 +510,8 @@ class Progress:
     """One updating terminal line (or a plain line every few seconds when not a terminal)."""
 
     def __init__(self, stream=None, every: float = 0.5):
-        self.stream = stream = stream or sys.stdout
-        self.tty = stream.isatty()
+        self.stream = stream = stream or sys.stdout  # None where stdout is closed (`>&-`)
+        self.tty = stream is not None and stream.isatty()
         self.every = every if self.tty else 10.0
         self.last = 0.0
         self.last_text = None
@@ -532,14 +533,15 @@ class Progress:
             self._write("\n")
 
     def _write(self, text):
-        # A closed pipe (`train | tee log`, and Ctrl-C stopped tee) ends the progress
-        # output, not the training: a stop must still reach its checkpoint.
+        # A closed pipe (`train | tee log`, and Ctrl-C stopped tee) or a full disk under
+        # `> log` ends the progress output, not the training: the run still reaches its
+        # checkpoints; the command's last lines then say that stdout failed.
         if self.stream is None:
             return
         try:
             self.stream.write(text)
             self.stream.flush()
-        except BrokenPipeError:
+        except OSError:
             self.stream = None
 
 
@@ -848,14 +850,24 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         device = backend.use(args.device)
     except backend.BackendError as err:
         parser.fail(str(err))
+
+    def hold(path: Path, new: bool) -> Path:
+        try:
+            return hold_run_directory(path, held, new=new, numbered=new and not args.out)
+        except RunDirectoryTaken as err:
+            parser.fail(str(err))
+        except OSError as err:
+            parser.fail(f"cannot write the run directory {path}: {describe_os_error(err)}")
+
+    # The run directory is held before anything is read from it or written to it: a run
+    # that another process is writing is refused before its checkpoint is read.
     if args.resume:
-        config, out, saved = resumed_config(args, parser)
+        out = hold(resume_directory(args, parser), new=False)
+        config, saved = resumed_config(args, parser, out)
     else:
         config = config_from_args(args, parser)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path(args.out or f"runs/{config.data}-{config.arch}-{stamp}")
-        if args.out and (problem := new_run_problem(out)):  # a default name moves aside instead
-            parser.error(problem)
+        out = hold(Path(args.out or f"runs/{config.data}-{config.arch}-{stamp}"), new=True)
 
     try:
         data = load_training_data(config)
@@ -886,11 +898,7 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
                       "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
 
     try:
-        out, release = claim_run_directory(out, new=not args.resume, numbered=not (args.resume or args.out))
-        held.callback(release)
         write_text_atomically(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-    except RunDirectoryTaken as err:
-        parser.fail(str(err))
     except OSError as err:
         where = err.filename if err.filename and Path(err.filename) != out else f"the run directory {out}"
         parser.fail(f"cannot write {where}: {describe_os_error(err)}")
@@ -916,7 +924,7 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         slowdown = (SlowdownWatch(), lambda best, now: (
             f"tinygan: training slowed from {best:.0f} to {now:.0f} steps/s. If other work is using the CPU, "
             f"one BLAS thread is often much faster then: Ctrl-C, then python -m tinygan.train --resume "
-            f"--out {shell(out)} --threads 1"))
+            f"--out {shell_quoted(out)} --threads 1"))
     try:
         # NumPy's overflow warnings would print source lines before the one line that says
         # what happened: `run` checks the losses and weights for non-finite values itself
@@ -927,8 +935,6 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:  # a full disk, a run directory removed under the run, ...
-        if err.filename == STDOUT:  # the progress line, into a file on a full disk
-            silence_stdout()
         print(f"\npython -m tinygan.train: error: cannot write "
               f"{err.filename or 'an output'}: {describe_os_error(err)}; training stopped, and "
               f"{last_checkpoint(ckpt, err.filename)}", file=sys.stderr)
@@ -950,12 +956,12 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         # the evaluation options hold for one invocation, so the command repeats them
         evaluation = (" --no-eval" if args.no_eval else
                       f" --eval-samples {args.eval_samples}" if args.eval_samples != EVAL_SAMPLES else "")
-        print(f"resume with: python -m tinygan.train --resume --out {shell(out)}{evaluation}   "
+        print(f"resume with: python -m tinygan.train --resume --out {shell_quoted(out)}{evaluation}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 128 + stop_signal
     if stop_flag["stop"]:  # the signal came while the last checkpoint and figures were written
         print(f"{signal_name(stop_signal)} after training: the evaluation is skipped; run it with "
-              f"python -m tinygan.evaluate --run {shell(out)} --n {args.eval_samples} --json {shell(out / 'eval.json')}")
+              f"{evaluate_command(out, args.eval_samples)}")
         return 128 + stop_signal
     if args.no_eval:
         pass
@@ -968,7 +974,12 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
     return 0
 
 
-def shell(path) -> str:
+def evaluate_command(out: Path, n: int) -> str:
+    """The command that scores the run in ``out`` later, as the final evaluation would."""
+    return f"python -m tinygan.evaluate --run {shell_quoted(out)} --n {n} --json {shell_quoted(out / 'eval.json')}"
+
+
+def shell_quoted(path) -> str:
     """``path`` as a shell command takes it: quoted where it has spaces or other specials."""
     return shlex.quote(str(path))
 
@@ -987,36 +998,76 @@ def new_run_problem(out: Path) -> str | None:
     found = [name for name in RUN_FILES if (out / name).exists()]
     if "checkpoint.npz" in found:
         return f"{out} already holds a run; add --resume to continue it, or choose another --out"
-    if found:
+    if found and not stopped_before_its_first_checkpoint(out):
         return (f"{out} already holds {', '.join(found)}, which a new run would replace; choose another "
                 f"--out, or remove them (without checkpoint.npz there is no run in it to resume)")
     return None
 
 
-def claim_run_directory(out: Path, new: bool, numbered: bool) -> tuple:
-    """Make the folder ``out`` and hold it for this process; returns ``(out, release)``.
+def stopped_before_its_first_checkpoint(out: Path) -> bool:
+    """Whether ``out`` holds only what a run leaves that stopped before its first
+    checkpoint (a NaN, a bad option found late): a ``config.json`` with tinygan's settings
+    and nothing else, a ``metrics.jsonl``, and an empty ``samples/``.  A new run may take
+    such a folder over, so that the retry a failure suggests (a smaller ``--lr``) can use
+    the same ``--out``; nothing in it can be resumed."""
+    found = {name for name in RUN_FILES if (out / name).exists()}
+    if "config.json" not in found or not found <= {"config.json", "metrics.jsonl", "samples"}:
+        return False
+    try:
+        settings = json.loads((out / "config.json").read_text())
+        if not isinstance(settings, dict) or set(settings) != {f.name for f in dataclasses.fields(Config)}:
+            return False
+        Config.from_dict(settings)
+    except (OSError, ValueError, TypeError):  # not tinygan's file (ValueError: not JSON, or a bad value)
+        return False
+    samples = out / "samples"
+    return not samples.exists() or (samples.is_dir() and not any(samples.iterdir()))
+
+
+def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbered: bool) -> Path:
+    """Hold the folder ``out`` for this process until ``held`` closes; returns the folder.
 
     Two commands started together would otherwise write into one folder, each replacing
-    the other's files, and both would say they succeeded.  The lock
-    (:func:`checkpoint.lock_directory`) lasts until ``release()`` or the process's end.
-    A ``new`` run also needs a folder without another run's files (:func:`new_run_problem`).
-    Where the folder is taken, a ``numbered`` one (a default name, chosen by the clock to
-    the second) moves on to ``<out>-2``, ``<out>-3``, …; else ``RunDirectoryTaken`` says why.
+    the other's files, and both would say they succeeded.  The lock is
+    :func:`checkpoint.lock_directory`'s, taken before the folder's files are looked at.
+    A ``new`` run makes the folder (and removes it again if the command ends before
+    writing anything into it) and needs one without another run's files
+    (:func:`new_run_problem`); a resumed run's folder must exist, or there is nothing to
+    hold (its checkpoint then fails to load, and says so).  Where the folder is taken, a
+    ``numbered`` one (a default name, chosen by the clock to the second) moves on to
+    ``<out>-2``, ``<out>-3``, …; else ``RunDirectoryTaken`` says why.
     """
     for number in itertools.count(1):
         path = out if number == 1 else out.with_name(f"{out.name}-{number}")
+        if not new and not path.is_dir():
+            return path
+        made = not path.exists()
         path.mkdir(parents=True, exist_ok=True)
         release = checkpoint.lock_directory(path)
-        if release is None:
-            problem = (f"another python -m tinygan.train is writing to {path}; wait for it to end, "
-                       f"or choose another --out")
+        if release is None:  # another process made or holds it: it is not ours to remove
+            problem = (f"another python -m tinygan.train is writing to {path}; wait for it to end"
+                       + (", or choose another --out" if new else ""))
         else:
             problem = new_run_problem(path) if new else None
             if problem is None:
-                return path, release
+                if new and stopped_before_its_first_checkpoint(path):
+                    print(f"tinygan: {path} holds a run that stopped before its first checkpoint; "
+                          f"this run replaces its files")
+                held.callback(release)
+                if made:  # callbacks run last first: removed while still held
+                    held.callback(remove_if_empty, path)
+                return path
             release()
         if not numbered:
             raise RunDirectoryTaken(problem)
+
+
+def remove_if_empty(folder: Path):
+    """Remove ``folder`` if nothing was written into it (a command that stopped early)."""
+    try:
+        folder.rmdir()
+    except OSError:  # not empty: the run's files are in it
+        pass
 
 
 def choose_blas_threads(asked: int | None, stored: int | None) -> str:
@@ -1058,14 +1109,19 @@ def _threads(n: int) -> str:
     return f"{n} BLAS thread{'' if n == 1 else 's'}"
 
 
-def resumed_config(args, parser):
-    """``(config, out, (arrays, meta))`` of the run in ``--out``, after checking that the
-    options the user typed agree with it (the resumed run computes what it did before)."""
+def resume_directory(args, parser) -> Path:
+    """The run directory that ``--resume --out`` names."""
     if not args.out:
         parser.error("--resume needs --out DIR, the run to continue")
     out = Path(args.out)
     if out.name == "checkpoint.npz" and out.is_file():
-        parser.error(f"--out is the run's directory: --resume --out {shell(out.parent)}")
+        parser.error(f"--out is the run's directory: --resume --out {shell_quoted(out.parent)}")
+    return out
+
+
+def resumed_config(args, parser, out: Path):
+    """``(config, (arrays, meta))`` of the run in ``out``, after checking that the options
+    the user typed agree with it (the resumed run computes what it did before)."""
     path = out / "checkpoint.npz"
     try:
         arrays, meta = checkpoint.load(path)
@@ -1095,24 +1151,28 @@ def resumed_config(args, parser):
         # a run from before data_dir was stored resolved: the folder typed now replaces it,
         # or else the stored path is read from here, as the version that wrote it did
         config.data_dir = asked.get("data_dir") or str(Path(config.data_dir).resolve())
-    if config.data_dir and asked.get("data_dir", config.data_dir) != config.data_dir:
+    moved_to = asked.get("data_dir")
+    fingerprinted = "data_sha256" in meta  # absent from checkpoints before it was kept
+    if (config.data_dir and moved_to and moved_to != config.data_dir
+            and (fingerprinted or not Path(config.data_dir).is_dir())):
         # the run's folder, moved: read from where it is now, once Trainer.load_state has
-        # compared the data with the checkpoint's fingerprint of them
-        print(f"tinygan: reading the run's data from {asked['data_dir']} (it trained on {config.data_dir})")
+        # compared the data with the checkpoint's fingerprint of them.  Without one, only a
+        # folder that is gone may be replaced, and nothing checks the new one.
+        print(f"tinygan: reading the run's data from {moved_to} (it trained on {config.data_dir})")
         config.data_dir = asked.pop("data_dir")
-        if "data_sha256" not in meta:
+        if not fingerprinted:
             print("tinygan: this checkpoint is older than the data fingerprint, so nothing checks that the "
                   "folder holds the same data")
-    elif config.data_dir and not Path(config.data_dir).is_dir():
+    elif config.data_dir and not moved_to and not Path(config.data_dir).is_dir():
         parser.fail(f"cannot resume: the run's data folder, {config.data_dir}, is gone; if it moved, give its "
-                    f"new place: python -m tinygan.train --resume --out {shell(out)} --data-dir NEW_PLACE")
+                    f"new place: python -m tinygan.train --resume --out {shell_quoted(out)} --data-dir NEW_PLACE")
     stored = dataclasses.asdict(config)
     conflicts = [name for name, value in asked.items() if stored.get(name, value) != value]
     if conflicts:
         name = conflicts[0]
         parser.error(f"--resume continues the run as it was configured ({name}={stored[name]!r}); "
                      f"drop --{option_for_field[name].replace('_', '-')} or start a new run")
-    return config, out, (arrays, meta)
+    return config, (arrays, meta)
 
 
 def limits_given(args) -> bool:
@@ -1141,14 +1201,12 @@ def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
     except KeyboardInterrupt as err:  # Ctrl-C, or a SIGTERM/SIGHUP raised as Stopped
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
         print(f"\npython -m tinygan.train: evaluation interrupted ({signal_name(signum)}); the checkpoint is "
-              f"saved, so it can run later with: python -m tinygan.evaluate --run {shell(out)} --n {n} "
-              f"--json {shell(out / 'eval.json')}", file=sys.stderr)
+              f"saved, so it can run later with: {evaluate_command(out, n)}", file=sys.stderr)
         return 128 + signum
     except MemoryError:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, but the evaluation's "
-              f"{n:,} samples do not fit in the memory; score fewer later with: python -m tinygan.evaluate "
-              f"--run {shell(out)} --n {max(2, min(n // 2, EVAL_SAMPLES))} --json {shell(out / 'eval.json')}",
-              file=sys.stderr)
+              f"{n:,} samples do not fit in the memory; score fewer later with: "
+              f"{evaluate_command(out, max(2, min(n // 2, EVAL_SAMPLES)))}", file=sys.stderr)
         return 1
     except (evaluate.SampleError, classifier.WeightsError) as err:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
