@@ -16,7 +16,7 @@ COMPUTE_MODULES = ["nn.py", "losses.py", "optim.py", "gradcheck.py", "gan.py", "
                    "classifier.py", "evaluate.py"]
 # The functions of those modules that read or write files, where host NumPy is the point.
 HOST_IO_FUNCTIONS = {("classifier.py", "save_weights"), ("evaluate.py", "load_samples_file"),
-                     ("evaluate.py", "npy_shortfall")}
+                     ("evaluate.py", "npy_size_problem")}
 
 
 def test_numpy_is_the_default(monkeypatch):

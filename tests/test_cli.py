@@ -292,3 +292,12 @@ def test_a_closed_stdout_is_no_error(tmp_path, argv):
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     if "--help" not in argv:
         assert (tmp_path / "run" / "checkpoint.npz").exists()
+
+
+@pytest.mark.skipif(not os.path.exists(FULL_DISK), reason="no /dev/full on this system")
+def test_help_into_a_full_disk_says_so():
+    """argparse swallows a failed write of its help: exit 0, and nothing written."""
+    with open(FULL_DISK, "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "tinygan.sample", "--help"], cwd=REPO, stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=60, env=environment(buffered=False))
+    assert proc.returncode == 1 and "cannot write standard output: No space left on device" in proc.stderr

@@ -3,6 +3,7 @@
 import io
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -269,6 +270,7 @@ def npy_header(shape) -> bytes:
 
 
 def npy_bytes(array, version) -> bytes:
+    """``array`` as an ``.npy`` file's bytes, with a header of ``version``."""
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, array, version=version)
     return buffer.getvalue()
@@ -295,6 +297,8 @@ def npz_bytes(**arrays) -> bytes:
     (lambda p: p.write_bytes(npy_header((5, 784)) + bytes(5 * 784 * 4 - 1)), "truncated or damaged"),
     (lambda p: p.write_bytes(npy_bytes(np.zeros((5, 784), np.float32), version=(3, 0))[:-1]),
      "truncated or damaged"),  # a version-3 header (UTF-8 field names allowed) is read too
+    # a header of 3 rows over 5 rows of data: np.load would score the first 3 and say nothing
+    (lambda p: p.write_bytes(npy_header((3, 784)) + bytes(5 * 784 * 4)), "truncated or damaged"),
 ])
 def test_cli_bad_input(tmp_path, capsys, make, message):
     path = tmp_path / "s.npy"
@@ -322,10 +326,54 @@ def test_cli_empty_sample_sources_are_named(capsys):
         assert exc.value.code == 2 and message in err and err.count("\n") == 1
 
 
-def test_a_complete_npy_file_passes_the_size_check(tmp_path):
-    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32))
-    assert evaluate.npy_shortfall(tmp_path / "s.npy") is None
-    assert evaluate.npy_shortfall(tmp_path) is None  # not a file: np.load says why
+@pytest.mark.parametrize("array", [np.zeros((5, 784), np.float32), np.zeros((0, 784), np.float32),
+                                   np.asfortranarray(np.zeros((5, 784), ">f8")), np.zeros(3, "i4,f8")])
+@pytest.mark.parametrize("version", [(1, 0), (2, 0), (3, 0)])
+def test_complete_npy_files_pass_the_size_check(array, version):
+    data = npy_bytes(array, version)
+    assert evaluate.npy_size_problem(io.BytesIO(data), len(data)) is None
+
+
+def test_samples_can_be_read_from_a_pipe(tmp_path, mnist_test, capsys):
+    """`python -m tinygan.evaluate --samples <(...)`: NumPy's reader seeks, which a pipe cannot."""
+    import threading
+
+    fifo = tmp_path / "samples.npy"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(npy_bytes(mnist_test[0][:500], (1, 0))))
+    writer.start()
+    assert evaluate.main(["--samples", str(fifo)]) == 0
+    writer.join()
+    assert "samples                    500" in capsys.readouterr().out
+
+
+def test_the_json_report_is_written_where_stdout_fails(tmp_path, mnist_test, capsys, monkeypatch):
+    """stdout into a full disk: the report on stdout is lost, the --json copy need not be."""
+    import errno
+
+    class FullDisk(io.StringIO):
+        def write(self, text):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    np.save(tmp_path / "s.npy", mnist_test[0][:500])
+    monkeypatch.setattr(sys, "stdout", FullDisk())
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(tmp_path / "r.json")]) == 1
+    assert "cannot write standard output: No space left on device" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r.json").read_text())["fd"] > 0
+
+
+def test_the_json_report_may_not_replace_another_runs_files(tmp_path, capsys):
+    """Not only the --run's own: a run folder's checkpoint.npz, config.json or metrics.jsonl."""
+    run = tmp_path / "victim"
+    run.mkdir()
+    (run / "checkpoint.npz").write_bytes(b"a run's")
+    (run / "metrics.jsonl").write_text("{}\n")
+    np.save(tmp_path / "s.npy", np.zeros((5, 784), np.float32) - 1)
+    for name in ("metrics.jsonl", "config.json"):
+        with pytest.raises(SystemExit) as exc:
+            evaluate.main(["--samples", str(tmp_path / "s.npy"), "--json", str(run / name)])
+        assert exc.value.code == 2 and f"is the {name} of the run in {run}" in capsys.readouterr().err
+    assert (run / "metrics.jsonl").read_text() == "{}\n" and not (run / "config.json").exists()
 
 
 def test_cli_subprocess_exit_code_no_traceback(tmp_path):

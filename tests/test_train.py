@@ -906,9 +906,9 @@ def test_evaluate_refuses_to_write_its_report_over_the_runs_own_files(tmp_path, 
     out = tmp_path / "run"
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
     before = {name: (out / name).read_bytes() for name in ("checkpoint.npz", "config.json", "metrics.jsonl")}
-    for target, message in ((out / "checkpoint.npz", "is the run's checkpoint.npz"),
-                            (out / "config.json", "is the run's config.json"),
-                            (out / "metrics.jsonl", "is the run's metrics.jsonl"),
+    for target, message in ((out / "checkpoint.npz", f"is the checkpoint.npz of the run in {out}"),
+                            (out / "config.json", f"is the config.json of the run in {out}"),
+                            (out / "metrics.jsonl", f"is the metrics.jsonl of the run in {out}"),
                             (tmp_path / "digits.NPY", "the report is JSON text, not a .NPY file")):
         with pytest.raises(SystemExit) as exit_:
             evaluate.main(["--run", str(out), "--n", "50", "--json", str(target)])
@@ -2537,3 +2537,65 @@ def test_progress_that_cannot_be_printed_does_not_stop_the_run(tmp_path, capsys,
     err = capsys.readouterr().err
     assert code == 1 and err == "python -m tinygan.train: error: cannot write standard output: No space left on device\n"
     assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")[1]["step"] == 12
+
+
+def test_a_damaged_data_dim_is_refused_before_the_generator_is_built(tmp_path, capsys, monkeypatch):
+    """data_dim 10**7 built a generator of 24 GB before any shape was checked (killed by the
+    system, no message); 0, -1 and True were tracebacks from inside the layers."""
+    from tinygan import models, sample
+
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = checkpoint.load(path)
+    real_build = models.build_gan
+    for value in (10 ** 7, 0, -1, True):
+        checkpoint.save(path, arrays, {**meta, "data_dim": value})
+        monkeypatch.setattr(models, "build_gan", lambda arch, rng, z_dim, data_dim: (
+            pytest.fail(f"built with data_dim {data_dim}") if data_dim > 10 ** 6 else real_build(arch, rng, z_dim, data_dim)))
+        with pytest.raises(SystemExit) as exit_:
+            sample.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "s.npy")])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and "checkpoint.npz" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_data_fingerprint_that_is_no_fingerprint_is_called_damaged(tmp_path, capsys):
+    data = copy_of_the_shipped_training_files(tmp_path / "digits")
+    common = ["--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
+    assert run_cli(capsys, *common, "--data-dir", data, "--steps", "2", "--out", tmp_path / "run")[0] == 0
+    path = tmp_path / "run" / "checkpoint.npz"
+    arrays, meta = checkpoint.load(path)
+    for value in (123, [], "abc"):
+        checkpoint.save(path, arrays, {**meta, "data_sha256": value})
+        code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "run", "--steps", "4")
+        assert code == 2 and "holds a damaged data fingerprint" in err, err
+
+
+def test_a_resume_removes_the_temporary_files_of_a_killed_write(tmp_path, capsys):
+    """kill -9 in the middle of a checkpoint or a picture leaves their temporary files; a
+    command holding the folder removes them, and nothing else: not another program's."""
+    out = tmp_path / "run"
+    assert run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)[0] == 0
+    leftovers = [out / "checkpoint.npz.1a2b3c4d.tmp", out / "curves.png.00ff00ff.tmp",
+                 out / "samples" / "epoch_003.png.0123abcd.tmp"]
+    kept = [out / "notes.txt.1a2b3c4d.tmp", out / "checkpoint.npz.tmp", out / "samples" / "mine.png.0123abcd.tmp"]
+    for path in leftovers + kept:
+        path.write_bytes(b"half")
+    assert run_cli(capsys, "--resume", "--out", out, "--steps", "4")[0] == 0
+    assert [p for p in leftovers if p.exists()] == [] and all(p.exists() for p in kept)
+
+
+def test_an_output_on_a_read_only_file_system_names_the_output_not_its_temporary_file(tmp_path, monkeypatch):
+    import errno
+
+    real_open = os.open
+
+    def read_only(path, flags, mode=0o777, **kwargs):
+        if str(path).endswith(".tmp"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(checkpoint.os, "open", read_only)
+    with pytest.raises(OSError) as error:
+        with checkpoint.atomic_write(tmp_path / "config.json", "w") as f:
+            f.write("{}")
+    assert error.value.filename == str(tmp_path / "config.json")

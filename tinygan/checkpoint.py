@@ -103,6 +103,11 @@ def read_only_file_system(path) -> bool:
         return False
 
 
+# atomic_write's temporary file beside its target: "checkpoint.npz.1a2b3c4d.tmp".  A process
+# killed mid-write (kill -9, a power cut) leaves it behind.
+TEMPORARY = re.compile(r"(?P<target>.+)\.[0-9a-f]{8}\.tmp")
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb"):
     """``with atomic_write(path) as f:`` writes ``f`` to ``path`` whole or not at all.
@@ -131,7 +136,11 @@ def atomic_write(path, mode: str = "wb"):
     # Not tempfile.mkstemp: it makes the file private (0600), and os.replace would keep
     # that, so others could not read the run; os.open applies the umask like any output.
     tmp = path.parent / f"{path.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as err:  # a read-only or full file system: name the output, not the temporary file
+        err.filename = str(path)
+        raise
     try:
         if path.exists():  # a file made private (0600) or shared stays so
             os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))

@@ -28,6 +28,11 @@ class ArgumentParser(argparse.ArgumentParser):
     def fail(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
+    def print_help(self, file=None):
+        # argparse's own swallows a failed write: --help into a full disk exited 0 with nothing
+        # written.  Where stdout is closed (None), it goes to stderr, as argparse's would.
+        (file or sys.stdout or sys.stderr).write(self.format_help())
+
 
 class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" to an option's help, except where the default is None/False.

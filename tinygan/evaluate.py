@@ -276,8 +276,9 @@ def small_sample_caution(n: int) -> str:
 
 # ----------------------------------------------------------------------------- command line
 
-def npy_shortfall(path) -> str | None:
-    """Why the ``.npy`` file at ``path`` holds less than its header promises, or None.
+def npy_size_problem(f, size: int) -> str | None:
+    """Why the ``.npy`` bytes of ``f`` (a binary file at its start, ``size`` bytes in all)
+    do not hold the array their header describes, or None.
 
     Found before reading: NumPy would first allocate what the header asks for, so a
     damaged header (a shape of 10¹² rows over 100 bytes) would end as a memory error.
@@ -288,31 +289,46 @@ def npy_shortfall(path) -> str | None:
     # version 3 differs from 2 only in allowing UTF-8 field names (2's reader then refuses it: None)
     read_2_0 = numpy.lib.format.read_array_header_2_0
     readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): read_2_0, (3, 0): read_2_0}
-    if not os.path.isfile(path):
-        return None  # a pipe has no size to compare with (and opening one here would wait for a writer)
     try:
-        with open(path, "rb") as f:
-            shape, _, dtype = readers[numpy.lib.format.read_magic(f)](f)
-            if dtype.hasobject:
-                return None
-            promised = f.tell() + math.prod(shape) * dtype.itemsize
-            size = os.fstat(f.fileno()).st_size
+        shape, _, dtype = readers[numpy.lib.format.read_magic(f)](f)
+        if dtype.hasobject:
+            return None
+        promised = f.tell() + math.prod(shape) * dtype.itemsize
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if size < promised:
+    finally:
+        f.seek(0)
+    if size != promised:  # short: truncated; long: np.load would read only the first rows
         return (f"truncated or damaged: its header promises an array of shape {shape} ({promised:,} bytes "
                 f"with the header), and the file has {size:,} bytes")
     return None
 
 
 def load_samples_file(path):
-    """Read a ``.npy`` file of samples into a host array (no pickles allowed)."""
+    """Read a ``.npy`` file of samples into a host array (no pickles allowed).  A pipe
+    (``--samples /dev/stdin``, ``<(...)``) is read whole first: NumPy's reader seeks."""
+    import io
     import numpy  # file I/O happens on the host
 
-    if problem := npy_shortfall(path):
+    try:
+        with open(path, "rb") as f:
+            if os.path.isfile(path):
+                problem = npy_size_problem(f, os.fstat(f.fileno()).st_size)
+                source = path
+            else:
+                data = f.read()
+                problem = npy_size_problem(io.BytesIO(data), len(data))
+                source = io.BytesIO(data)
+    except FileNotFoundError:
+        raise SampleError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SampleError(f"{path}: is a directory, expected a .npy file") from None
+    except OSError as err:
+        raise SampleError(f"{path}: cannot be read ({describe_os_error(err)})") from None
+    if problem:
         raise SampleError(f"{path}: {problem}")
     try:
-        loaded = numpy.load(path, allow_pickle=False)
+        loaded = numpy.load(source, allow_pickle=False)
     except FileNotFoundError:
         raise SampleError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -367,17 +383,16 @@ def json_clash(json_path, samples, run) -> str | None:
     target = Path(json_path).resolve()
     if samples is not None and target == Path(samples).resolve():
         return f"--json {json_path} is the samples file: the report would replace the samples"
-    if run is not None:
-        for name in RUN_FILES:
-            if name != "eval.json" and target == (Path(run) / name).resolve():
-                return (f"--json {json_path} is the run's {name}: the report would replace it "
-                        f"(the run's report is eval.json)")
+    in_a_run = (target.parent / "checkpoint.npz").exists() or (target.parent / "config.json").exists()
+    if target.name in RUN_FILES and target.name != "eval.json" and (in_a_run or run is not None):
+        return (f"--json {json_path} is the {target.name} of the run in {target.parent}: the report would "
+                f"replace it (a run's report is eval.json)")
     if target.suffix.lower() in (".npy", ".npz", ".png"):
         return f"--json {json_path}: the report is JSON text, not a {target.suffix} file; name a .json file"
     return None
 
 
-@command("python -m tinygan.evaluate")
+@command("python -m tinygan.evaluate", interrupted="a --json report is written whole or not at all")
 def main(argv=None) -> int:
     """Command line: print a report.  Exit 0 on success; 2 on bad input (options, samples,
     a run, the device); 1 when the classifier's weights are missing or damaged, or
@@ -409,7 +424,11 @@ def main(argv=None) -> int:
     except classifier.WeightsError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
-    print(format_report(report, source))
+    stdout_failed = None
+    try:
+        print(format_report(report, source))
+    except OSError as err:  # a full disk under `> report.txt`: the --json report is still written
+        stdout_failed = err
     if args.json is not None:
         try:
             with checkpoint.atomic_write(args.json, "w") as f:
@@ -417,7 +436,10 @@ def main(argv=None) -> int:
         except OSError as err:
             print(f"{parser.prog}: error: cannot write {args.json}: {describe_os_error(err)}", file=sys.stderr)
             return 1
-        print(f"wrote {args.json}")
+        if stdout_failed is None:
+            print(f"wrote {args.json}")
+    if stdout_failed is not None:
+        raise stdout_failed  # cli.command says it in one line
     return 0
 
 

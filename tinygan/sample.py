@@ -39,8 +39,13 @@ def load_generator(run_dir):
     for key in (name, "G_state"):
         if key not in arrays:
             raise checkpoint.CheckpointError(f"{path} lacks {key!r}; it was not written by python -m tinygan.train")
-    if not isinstance(meta.get("data_dim"), int):
+    data_dim = meta.get("data_dim")
+    if not isinstance(data_dim, int) or isinstance(data_dim, bool):
         raise checkpoint.CheckpointError(f"{path} lacks 'data_dim'; it was not written by python -m tinygan.train")
+    # G's last layer alone has data_dim weights per input, so no real data_dim exceeds the
+    # parameter count: checked before G is built, which a damaged 10**7 would take 24 GB for
+    if not 1 <= data_dim <= arrays[name].size:
+        raise checkpoint.CheckpointError(f"{path} holds a damaged data_dim ({data_dim!r:.40})")
     G, _ = models.build_gan(config.arch, Random(config.seed), config.z_dim, meta["data_dim"])
     for key, dst in ((name, G.flat_params), ("G_state", G.flat_state)):
         if arrays[key].shape != tuple(dst.shape):

@@ -29,6 +29,7 @@ import itertools
 import json
 import math
 import os
+import re
 import shlex
 import signal
 import sys
@@ -322,6 +323,8 @@ class Trainer:
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
         """Put a checkpoint's state into this trainer (built from the same config)."""
         stored_data = meta.get("data_sha256")  # absent from checkpoints before it was kept
+        if stored_data is not None and not (isinstance(stored_data, str) and len(stored_data) == 64):
+            raise checkpoint.CheckpointError(f"{path} holds a damaged data fingerprint ({stored_data!r:.70})")
         if stored_data is not None and self.data_sha256 is not None and stored_data != self.data_sha256:
             raise checkpoint.CheckpointError(
                 f"{path} was trained on other data than {self.config.data_dir} holds now (their SHA-256 "
@@ -1050,6 +1053,7 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
         else:
             problem = new_run_problem(path) if new else None
             if problem is None:
+                remove_leftover_temporary_files(path)
                 if new and stopped_before_its_first_checkpoint(path):
                     print(f"tinygan: {path} holds a run that stopped before its first checkpoint; "
                           f"this run replaces its files")
@@ -1060,6 +1064,17 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
             release()
         if not numbered:
             raise RunDirectoryTaken(problem)
+
+
+def remove_leftover_temporary_files(out: Path):
+    """Remove the temporary files of a run killed mid-write (``checkpoint.TEMPORARY``) from
+    ``out`` and its ``samples/``: called with the folder held, when no run can be writing them."""
+    for folder, is_a_target in ((out, lambda name: name in RUN_FILES),
+                                (out / "samples", lambda name: re.fullmatch(r"epoch_\d+\.png", name))):
+        for path in folder.glob("*.tmp") if folder.is_dir() else ():
+            found = checkpoint.TEMPORARY.fullmatch(path.name)
+            if found and is_a_target(found["target"]):
+                path.unlink(missing_ok=True)
 
 
 def remove_if_empty(folder: Path):
