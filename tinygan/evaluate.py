@@ -374,17 +374,17 @@ def get_samples(args):
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 
 
-def json_clash(json_path, samples, run) -> str | None:
+def json_clash(json_path, samples) -> str | None:
     """Why ``--json json_path`` would replace a file that is no report, or None: the
-    samples, one of the run's own files (its checkpoint, one tab-completion away from
-    ``eval.json``), or an array or a picture."""
+    samples, a run's own files (its checkpoint, one tab-completion away from ``eval.json``),
+    or an array or a picture."""
     from .train import RUN_FILES
 
     target = Path(json_path).resolve()
     if samples is not None and target == Path(samples).resolve():
         return f"--json {json_path} is the samples file: the report would replace the samples"
     in_a_run = (target.parent / "checkpoint.npz").exists() or (target.parent / "config.json").exists()
-    if target.name in RUN_FILES and target.name != "eval.json" and (in_a_run or run is not None):
+    if target.name in RUN_FILES and target.name != "eval.json" and in_a_run:
         return (f"--json {json_path} is the {target.name} of the run in {target.parent}: the report would "
                 f"replace it (a run's report is eval.json)")
     if target.suffix.lower() in (".npy", ".npz", ".png"):
@@ -412,7 +412,7 @@ def main(argv=None) -> int:
         parser.error("--json is empty; name the file to write the report to")
     if args.json is not None and (problem := output_problem(args.json)):
         parser.fail(f"--json: cannot write {args.json}: {problem}")
-    if args.json is not None and (problem := json_clash(args.json, args.samples, args.run)):
+    if args.json is not None and (problem := json_clash(args.json, args.samples)):
         parser.error(problem)
     try:
         backend.use(args.device)
