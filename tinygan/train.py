@@ -996,9 +996,14 @@ class RunDirectoryTaken(ValueError):
     """The run directory is another run's, or another process is writing to it."""
 
 
+def run_files_in(out: Path) -> list:
+    """The names of ``RUN_FILES`` that ``out`` holds."""
+    return [name for name in RUN_FILES if (out / name).exists()]
+
+
 def new_run_problem(out: Path) -> str | None:
     """Why a new run cannot start in ``out``, in words, or None."""
-    found = [name for name in RUN_FILES if (out / name).exists()]
+    found = run_files_in(out)
     if "checkpoint.npz" in found:
         return f"{out} already holds a run; add --resume to continue it, or choose another --out"
     if found and not stopped_before_its_first_checkpoint(out):
@@ -1013,7 +1018,7 @@ def stopped_before_its_first_checkpoint(out: Path) -> bool:
     and nothing else, a ``metrics.jsonl``, and an empty ``samples/``.  A new run may take
     such a folder over, so that the retry a failure suggests (a smaller ``--lr``) can use
     the same ``--out``; nothing in it can be resumed."""
-    found = {name for name in RUN_FILES if (out / name).exists()}
+    found = set(run_files_in(out))
     if "config.json" not in found or not found <= {"config.json", "metrics.jsonl", "samples"}:
         return False
     try:
@@ -1054,7 +1059,7 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
             problem = new_run_problem(path) if new else None
             if problem is None:
                 remove_leftover_temporary_files(path)
-                if new and stopped_before_its_first_checkpoint(path):
+                if new and run_files_in(path):  # allowed with files only where stopped_before_its_first_checkpoint
                     print(f"tinygan: {path} holds a run that stopped before its first checkpoint; "
                           f"this run replaces its files")
                 held.callback(release)
