@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -533,6 +534,69 @@ def test_an_output_that_cannot_be_written_is_one_line_after_the_checkpoint(tmp_p
     assert f"cannot write {out / 'samples' / 'epoch_001.png'}: No space left on device" in err
     assert f"the last good checkpoint, {out / 'checkpoint.npz'}, is intact" in err
     assert checkpoint.load(out / "checkpoint.npz")[1]["step"] == 9
+
+
+OPEN_FOLDERS_ARE_NAMED = os.path.isdir("/proc/self/fd")  # Linux: where_folder_is_now can tell
+
+
+@pytest.mark.parametrize("when", ["after the first checkpoint", "before it", "removed"])
+def test_a_run_directory_moved_under_the_run_is_followed_to_its_new_place(tmp_path, capsys, monkeypatch, when):
+    """``mv`` on a training run's folder.  The next write failed, and the message said that
+    no checkpoint had been written yet (there was none at the old path), though one had
+    gone with the folder.  Now it says where the folder went, and how to resume there."""
+    out, moved = tmp_path / "r", tmp_path / "moved"
+    train_step = train.Trainer.train_step
+
+    def move_during_a_step(trainer):
+        if trainer.step == (4 if when == "before it" else 10):  # 9 steps an epoch, the first checkpoint at 9
+            shutil.rmtree(out) if when == "removed" else out.rename(moved)
+        return train_step(trainer)
+
+    monkeypatch.setattr(train.Trainer, "train_step", move_during_a_step)
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "18", "--out", out)
+    assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()  # no new folder of the old name
+    if not OPEN_FOLDERS_ARE_NAMED:
+        assert err.strip().endswith(f"the run directory {out} was moved or removed while the run wrote to it; "
+                                    "training stopped")
+        return  # a system without /proc/self/fd cannot say where
+    if when == "removed":
+        assert err.strip().endswith(f"the run directory {out} was removed while the run wrote to it; training "
+                                    "stopped, and the run's files are gone with it")
+        return
+    if when == "before it":
+        assert err.strip().endswith(f"the run directory {out} was moved to {moved} while the run wrote to it; "
+                                    "training stopped before its first checkpoint")
+        assert not (moved / "checkpoint.npz").exists()
+        return
+    assert err.strip().endswith(f"the run directory {out} was moved to {moved} while the run wrote to it; training "
+                                f"stopped, and its last good checkpoint went with it: python -m tinygan.train "
+                                f"--resume --out {moved}")
+    assert checkpoint.load(moved / "checkpoint.npz")[1]["step"] == 9
+    monkeypatch.setattr(train.Trainer, "train_step", train_step)
+    code, _, err = run_cli(capsys, "--resume", "--out", moved, "--steps", "18")
+    assert code == 0 and checkpoint.load(moved / "checkpoint.npz")[1]["step"] == 18, err
+    assert [r["step"] for r in train.read_metrics(moved / "metrics.jsonl", 18)] == [9, 18] and not out.exists()
+
+
+def test_where_a_held_folder_is_now(tmp_path):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    identity = checkpoint.folder_identity(folder)
+    if not OPEN_FOLDERS_ARE_NAMED:
+        assert checkpoint.where_folder_is_now(identity) is None
+        pytest.skip("this system has no /proc/self/fd to tell an open folder's path")
+    assert checkpoint.where_folder_is_now(identity) is None  # nothing here holds it yet
+    release = checkpoint.lock_directory(folder)
+    try:
+        assert checkpoint.where_folder_is_now(identity) == str(folder)
+        folder.rename(tmp_path / "b")
+        assert checkpoint.where_folder_is_now(identity) == str(tmp_path / "b")
+        (tmp_path / "b").rmdir()
+        assert checkpoint.where_folder_is_now(identity) == ""
+    finally:
+        release()
+    assert checkpoint.where_folder_is_now(identity) is None  # let go: nothing here knows it any more
 
 
 def test_a_half_written_metrics_line_does_not_stop_a_resume(tmp_path, capsys):

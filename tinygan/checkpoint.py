@@ -186,6 +186,33 @@ def lock_directory(path):
     return lambda: os.close(fd)
 
 
+def folder_identity(path) -> tuple[int, int]:
+    """``(device, inode)`` of the folder ``path``: which folder it is, whatever it is named later."""
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def where_folder_is_now(identity) -> str | None:
+    """The path now of a folder this process holds open (as :func:`lock_directory` holds
+    a run directory), given its :func:`folder_identity`: ``""`` where it was removed, and
+    None where this system cannot say (it has no ``/proc/self/fd``, or nothing here holds
+    the folder open)."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    for descriptor in descriptors:
+        link = f"/proc/self/fd/{descriptor}"
+        try:
+            if folder_identity(link) != identity:
+                continue
+            target = os.readlink(link)
+        except OSError:  # closed since the listing (the listing's own descriptor, say)
+            continue
+        return "" if target.endswith(" (deleted)") else target
+    return None
+
+
 def save(path, arrays: dict, meta: dict) -> None:
     """Write ``arrays`` (name -> host array) and ``meta`` (JSON-able dict) to ``path``."""
     payload = {name: np.asarray(a) for name, a in arrays.items()}

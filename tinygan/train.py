@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import itertools
 import json
@@ -602,7 +603,7 @@ def count_limit_reached(trainer: Trainer, max_steps=None, max_epochs=None) -> bo
 
 def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_seconds=None, log_every=100,
         progress: Progress | None = None, stop_flag=None, real_for_plots=None,
-        slowdown: tuple | None = None) -> str:
+        slowdown: tuple | None = None, identity=None) -> str:
     """Train until a limit is reached; returns why it stopped: "done", "time", "interrupted".
 
     ``slowdown``, a :class:`SlowdownWatch` and ``hint(best, now)`` (steps/s to a line of
@@ -611,11 +612,15 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     A checkpoint is written at each epoch's end and where training stops, before the
     figures, so that an output that cannot be drawn costs no training.  Raises
     ``TrainingError`` on a loss or weights that are not finite, and ``OSError`` when an
-    output cannot be written; the last checkpoint is then left intact.
+    output cannot be written; the last checkpoint is then left intact.  ``OSError`` too
+    (``FileNotFoundError`` on ``out``) where ``out`` is no longer the folder of
+    ``identity`` (:func:`checkpoint.folder_identity`; ``out``'s own when None): the
+    folder was moved or removed, and writing on would make a new one beside it.
     """
     progress = progress or Progress()
     stop_flag = stop_flag or {"stop": False}
     (out / "samples").mkdir(parents=True, exist_ok=True)
+    identity = identity or checkpoint.folder_identity(out)
     metrics_path = out / "metrics.jsonl"
     records = read_metrics(metrics_path, up_to_step=trainer.step)  # a resumed run drops later lines
     write_text_atomically(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
@@ -633,6 +638,14 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
             return "interrupted"
         return None
 
+    def check_the_folder_is_still_there():
+        try:
+            if checkpoint.folder_identity(out) == identity:
+                return
+        except OSError:
+            pass
+        raise FileNotFoundError(errno.ENOENT, "the run directory was moved or removed", str(out))
+
     def flush_metrics():
         nonlocal sums, count
         if not count:
@@ -646,6 +659,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
                       epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
         records.append(record)
+        check_the_folder_is_still_there()
         with metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
         sums, count = None, 0
@@ -659,11 +673,13 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         return record
 
     def draw_figures(samples_path, title):
+        check_the_folder_is_still_there()
         samples = to_numpy(trainer.sampling_generator()(trainer.fixed_noise))
         save_samples_figure(samples, samples_path, title, real_for_plots)
         save_curves(records, out / "curves.png")
 
     def save_checkpoint():
+        check_the_folder_is_still_there()
         trainer.seconds = seconds_before + time.monotonic() - start  # the clock a resumed run continues
         trainer.save(ckpt)
 
@@ -922,6 +938,7 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
     previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
+    identity = checkpoint.folder_identity(out)  # config.json is in it: the folder is there
     slowdown = None
     if device == "cpu" and (backend.blas_threads() or 1) > 1:
         slowdown = (SlowdownWatch(), lambda best, now: (
@@ -933,14 +950,15 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         # what happened: `run` checks the losses and weights for non-finite values itself
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             reason = run(trainer, out, max_steps, max_epochs, max_seconds, stop_flag=stop_flag,
-                         real_for_plots=real_for_plots, slowdown=slowdown)
+                         real_for_plots=real_for_plots, slowdown=slowdown, identity=identity)
     except TrainingError as err:
         print(f"\npython -m tinygan.train: error: {err}", file=sys.stderr)
         return 1
-    except OSError as err:  # a full disk, a run directory removed under the run, ...
-        print(f"\npython -m tinygan.train: error: cannot write "
-              f"{err.filename or 'an output'}: {describe_os_error(err)}; training stopped, and "
-              f"{last_checkpoint(ckpt, err.filename)}", file=sys.stderr)
+    except OSError as err:  # a full disk, a run directory moved or removed under the run, ...
+        gone = run_directory_gone(out, identity)
+        print("\npython -m tinygan.train: error: " + (gone or (
+            f"cannot write {err.filename or 'an output'}: {describe_os_error(err)}; training stopped, "
+            f"and {last_checkpoint(ckpt, err.filename)}")), file=sys.stderr)
         return 1
     except KeyboardInterrupt as err:  # a second signal: stop now, whatever was being done
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
@@ -980,6 +998,28 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
 def evaluate_command(out: Path, n: int) -> str:
     """The command that scores the run in ``out`` later, as the final evaluation would."""
     return f"python -m tinygan.evaluate --run {shell_quoted(out)} --n {n} --json {shell_quoted(out / 'eval.json')}"
+
+
+def run_directory_gone(out: Path, identity) -> str | None:
+    """Where the run directory ``out`` was moved or removed while the run wrote to it,
+    that in words, with what became of its checkpoint; else None.  ``identity``: the
+    folder's :func:`checkpoint.folder_identity` as training began."""
+    try:
+        if checkpoint.folder_identity(out) == identity:
+            return None
+    except OSError:  # nothing at out any more
+        pass
+    now = checkpoint.where_folder_is_now(identity)
+    if now is None:
+        return f"the run directory {out} was moved or removed while the run wrote to it; training stopped"
+    if now == "":
+        return (f"the run directory {out} was removed while the run wrote to it; training stopped, "
+                f"and the run's files are gone with it")
+    if not (Path(now) / "checkpoint.npz").is_file():
+        return (f"the run directory {out} was moved to {now} while the run wrote to it; training "
+                f"stopped before its first checkpoint")
+    return (f"the run directory {out} was moved to {now} while the run wrote to it; training stopped, "
+            f"and its last good checkpoint went with it: python -m tinygan.train --resume --out {shell_quoted(now)}")
 
 
 def shell_quoted(path) -> str:
