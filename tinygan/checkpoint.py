@@ -192,6 +192,15 @@ def folder_identity(path) -> tuple[int, int]:
     return found.st_dev, found.st_ino
 
 
+def is_the_folder(path, identity) -> bool:
+    """Whether ``path`` names the folder of ``identity`` (:func:`folder_identity`): False
+    where that folder was moved or removed, even if another now has its name."""
+    try:
+        return folder_identity(path) == identity
+    except OSError:
+        return False
+
+
 def where_folder_is_now(identity) -> str | None:
     """The path now of a folder this process holds open (as :func:`lock_directory` holds
     a run directory), given its :func:`folder_identity`: ``""`` where it was removed, and

@@ -639,12 +639,8 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         return None
 
     def check_the_folder_is_still_there():
-        try:
-            if checkpoint.folder_identity(out) == identity:
-                return
-        except OSError:
-            pass
-        raise FileNotFoundError(errno.ENOENT, "the run directory was moved or removed", str(out))
+        if not checkpoint.is_the_folder(out, identity):
+            raise FileNotFoundError(errno.ENOENT, "the run directory was moved or removed", str(out))
 
     def flush_metrics():
         nonlocal sums, count
@@ -1004,11 +1000,8 @@ def run_directory_gone(out: Path, identity) -> str | None:
     """Where the run directory ``out`` was moved or removed while the run wrote to it,
     that in words, with what became of its checkpoint; else None.  ``identity``: the
     folder's :func:`checkpoint.folder_identity` as training began."""
-    try:
-        if checkpoint.folder_identity(out) == identity:
-            return None
-    except OSError:  # nothing at out any more
-        pass
+    if checkpoint.is_the_folder(out, identity):
+        return None
     now = checkpoint.where_folder_is_now(identity)
     if now is None:
         return f"the run directory {out} was moved or removed while the run wrote to it; training stopped"
