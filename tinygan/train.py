@@ -1006,8 +1006,9 @@ def run_directory_gone(out: Path, identity) -> str | None:
     if now is None:
         return f"the run directory {out} was moved or removed while the run wrote to it; training stopped"
     if now == "":
-        return (f"the run directory {out} was removed while the run wrote to it; training stopped, "
-                f"and the run's files are gone with it")
+        # `mv` to another file system copies, then removes: the files may live on elsewhere
+        return (f"the run directory {out} was removed, or moved to another file system, while the run "
+                f"wrote to it; training stopped")
     if not (Path(now) / "checkpoint.npz").is_file():
         return (f"the run directory {out} was moved to {now} while the run wrote to it; training "
                 f"stopped before its first checkpoint")
