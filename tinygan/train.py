@@ -615,7 +615,7 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     output cannot be written; the last checkpoint is then left intact.  ``OSError`` too
     (``FileNotFoundError`` on ``out``) where ``out`` is no longer the folder of
     ``identity`` (:func:`checkpoint.folder_identity`; ``out``'s own when None): the
-    folder was moved or removed, and writing on would make a new one beside it.
+    folder was moved or removed, and writing on would make a new folder of the old name.
     """
     progress = progress or Progress()
     stop_flag = stop_flag or {"stop": False}
