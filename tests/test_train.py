@@ -579,6 +579,38 @@ def test_a_run_directory_moved_under_the_run_is_followed_to_its_new_place(tmp_pa
     assert [r["step"] for r in train.read_metrics(moved / "metrics.jsonl", 18)] == [9, 18] and not out.exists()
 
 
+@pytest.mark.parametrize("removed", [False, True])
+def test_a_run_directory_moved_during_the_final_evaluation_gets_its_eval_json(tmp_path, capsys, monkeypatch,
+                                                                              removed):
+    """The evaluation wrote ``eval.json`` into a new folder of the old name; now it follows
+    the folder, or where the folder is gone, prints the report and says it is not saved."""
+    from tinygan import evaluate
+
+    out, moved = tmp_path / "r", tmp_path / "moved"
+    evaluate_samples = evaluate.evaluate_samples
+
+    def move_while_scoring(samples):
+        shutil.rmtree(out) if removed else out.rename(moved)
+        return evaluate_samples(samples)
+
+    monkeypatch.setattr(evaluate, "evaluate_samples", move_while_scoring)
+    argv = [a for a in SMALL if a != "--no-eval"]
+    code, printed, err = run_cli(capsys, *argv, "--arch", "seed", "--steps", "3", "--eval-samples", "200",
+                                 "--out", out)
+    assert not out.exists() and "Frechet distance" in printed  # no new folder of the old name; the report shown
+    if removed or not OPEN_FOLDERS_ARE_NAMED:
+        how = ("was removed, or moved to another file system," if OPEN_FOLDERS_ARE_NAMED
+               else "was moved or removed")
+        assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert err.strip().endswith(f"the run directory {out} {how} while the run went on: the evaluation above "
+                                    "is not saved")
+        return
+    assert code == 0, err
+    assert json.loads((moved / "eval.json").read_text())["step"] == 3
+    assert f"the run directory {out} was moved to {moved} while the run went on: eval.json is there" in printed
+    assert f"samples: {moved / 'samples.png'}" in printed
+
+
 def test_where_a_held_folder_is_now(tmp_path):
     folder = tmp_path / "a"
     folder.mkdir()
@@ -2529,7 +2561,7 @@ def test_more_blas_threads_than_cores_says_it_will_be_slow(tmp_path, capsys, mon
 
 
 def test_a_final_evaluation_too_large_for_the_memory_keeps_the_training(tmp_path, capsys, monkeypatch):
-    def no_memory(trainer, out, n):
+    def no_memory(*args):
         raise MemoryError()
 
     monkeypatch.setattr(train, "evaluate_run", no_memory)

@@ -986,7 +986,7 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run reads "
               f"{config.data_dir or config.data}")
     else:
-        return final_evaluation(trainer, out, args.eval_samples)
+        return final_evaluation(trainer, out, args.eval_samples, identity)
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
 
@@ -1246,12 +1246,15 @@ def resolve_limits(args, trainer: Trainer) -> tuple:
     return None, None, 300.0
 
 
-def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
+def final_evaluation(trainer: Trainer, out: Path, n: int, identity=None) -> int:
     """Run :func:`evaluate_run` for the command line; returns its exit code."""
     from . import classifier, evaluate
 
     try:
-        evaluate_run(trainer, out, n)
+        folder = evaluate_run(trainer, out, n, identity)
+    except RunDirectoryGone as err:
+        print(f"python -m tinygan.train: {err}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as err:  # Ctrl-C, or a SIGTERM/SIGHUP raised as Stopped
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
         print(f"\npython -m tinygan.train: evaluation interrupted ({signal_name(signum)}); the checkpoint is "
@@ -1272,7 +1275,9 @@ def final_evaluation(trainer: Trainer, out: Path, n: int) -> int:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but {err.filename or 'eval.json'} could not be written: {describe_os_error(err)}", file=sys.stderr)
         return 1
-    print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
+    if folder != out:
+        print(f"the run directory {out} was moved to {folder} while the run went on: eval.json is there")
+    print(f"samples: {folder / 'samples.png'}   curves: {folder / 'curves.png'}")
     return 0
 
 
@@ -1287,15 +1292,38 @@ def describe_limits(limits: dict, seconds_left=None) -> str:
     return ", ".join(parts)
 
 
-def evaluate_run(trainer: Trainer, out: Path, n: int):
-    """Score ``n`` samples with the MNIST evaluator and write ``eval.json``."""
+class RunDirectoryGone(Exception):
+    """The run directory was removed (or moved where it cannot be found) before the
+    final evaluation could write ``eval.json``; the message says so."""
+
+
+def evaluate_run(trainer: Trainer, out: Path, n: int, identity=None) -> Path:
+    """Score ``n`` samples with the MNIST evaluator, print the report and write it to
+    ``eval.json`` in the run directory; returns that directory.
+
+    ``identity`` (:func:`checkpoint.folder_identity` as training began): where the run
+    directory was moved while the run went on, ``eval.json`` follows it rather than
+    making a new folder of the old name (:func:`write_text_atomically` makes missing
+    folders).  Where it is gone, the report is still printed.
+    """
     from . import evaluate
 
     samples = trainer.sample(n)
     report = evaluate.evaluate_samples(samples)
     report.update(step=trainer.step, n_samples=n)
-    write_text_atomically(out / "eval.json", json.dumps(report, indent=2) + "\n")
+    folder = out
+    if identity is not None and not checkpoint.is_the_folder(out, identity):
+        now = checkpoint.where_folder_is_now(identity)
+        if not now:  # "": gone from this file system; None: no /proc to ask
+            print(evaluate.format_report(report))
+            how = "was removed, or moved to another file system," if now == "" else "was moved or removed"
+            raise RunDirectoryGone(f"the run directory {out} {how} while the run went on: the evaluation "
+                                   f"above is not saved")
+        folder = Path(now)
+    # written before it is printed: a closed standard output must not cost the file
+    write_text_atomically(folder / "eval.json", json.dumps(report, indent=2) + "\n")
     print(evaluate.format_report(report))
+    return folder
 
 
 if __name__ == "__main__":
