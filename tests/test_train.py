@@ -579,25 +579,33 @@ def test_a_run_directory_moved_under_the_run_is_followed_to_its_new_place(tmp_pa
     assert [r["step"] for r in train.read_metrics(moved / "metrics.jsonl", 18)] == [9, 18] and not out.exists()
 
 
-@pytest.mark.parametrize("removed", [False, True])
-def test_a_run_directory_moved_during_the_final_evaluation_gets_its_eval_json(tmp_path, capsys, monkeypatch,
-                                                                              removed):
+@pytest.mark.parametrize("when", ["moved", "removed", "moved, then Ctrl-C"])
+def test_a_run_directory_moved_during_the_final_evaluation_gets_its_eval_json(tmp_path, capsys, monkeypatch, when):
     """The evaluation wrote ``eval.json`` into a new folder of the old name; now it follows
-    the folder, or where the folder is gone, prints the report and says it is not saved."""
+    the folder, or where the folder is gone, prints the report and says it is not saved.
+    A Ctrl-C after the move gives the evaluation command for the new place."""
     from tinygan import evaluate
 
     out, moved = tmp_path / "r", tmp_path / "moved"
     evaluate_samples = evaluate.evaluate_samples
+    removed = when == "removed"
 
     def move_while_scoring(samples):
         shutil.rmtree(out) if removed else out.rename(moved)
+        if when == "moved, then Ctrl-C":
+            raise KeyboardInterrupt
         return evaluate_samples(samples)
 
     monkeypatch.setattr(evaluate, "evaluate_samples", move_while_scoring)
     argv = [a for a in SMALL if a != "--no-eval"]
     code, printed, err = run_cli(capsys, *argv, "--arch", "seed", "--steps", "3", "--eval-samples", "200",
                                  "--out", out)
-    assert not out.exists() and "Frechet distance" in printed  # no new folder of the old name; the report shown
+    assert not out.exists()  # no new folder of the old name
+    if when == "moved, then Ctrl-C":
+        named = moved if OPEN_FOLDERS_ARE_NAMED else out
+        assert code == 130 and f"evaluate --run {named} --n 200 --json {named / 'eval.json'}" in err, err
+        return
+    assert "Frechet distance" in printed  # the report is shown, saved or not
     if removed or not OPEN_FOLDERS_ARE_NAMED:
         how = ("was removed, or moved to another file system," if OPEN_FOLDERS_ARE_NAMED
                else "was moved or removed")

@@ -1250,8 +1250,12 @@ def final_evaluation(trainer: Trainer, out: Path, n: int, identity=None) -> int:
     """Run :func:`evaluate_run` for the command line; returns its exit code."""
     from . import classifier, evaluate
 
+    started_in = out
     try:
-        folder = evaluate_run(trainer, out, n, identity)
+        try:
+            evaluate_run(trainer, out, n, identity)
+        finally:  # the messages below name the run's files where they are now
+            out = run_directory_now(out, identity) or out
     except RunDirectoryGone as err:
         print(f"python -m tinygan.train: {err}", file=sys.stderr)
         return 1
@@ -1275,9 +1279,9 @@ def final_evaluation(trainer: Trainer, out: Path, n: int, identity=None) -> int:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but {err.filename or 'eval.json'} could not be written: {describe_os_error(err)}", file=sys.stderr)
         return 1
-    if folder != out:
-        print(f"the run directory {out} was moved to {folder} while the run went on: eval.json is there")
-    print(f"samples: {folder / 'samples.png'}   curves: {folder / 'curves.png'}")
+    if out != started_in:
+        print(f"the run directory {started_in} was moved to {out} while the run went on: eval.json is there")
+    print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
 
 
@@ -1292,14 +1296,24 @@ def describe_limits(limits: dict, seconds_left=None) -> str:
     return ", ".join(parts)
 
 
+def run_directory_now(out: Path, identity) -> Path | None:
+    """Where the run directory is now: ``out``, unless it was moved (then its new path)
+    or removed (then None) since :func:`checkpoint.folder_identity` gave ``identity``
+    (None: ``out``, unasked).  None too where the system cannot say where it went."""
+    if identity is None or checkpoint.is_the_folder(out, identity):
+        return out
+    now = checkpoint.where_folder_is_now(identity)
+    return Path(now) if now else None
+
+
 class RunDirectoryGone(Exception):
     """The run directory was removed (or moved where it cannot be found) before the
     final evaluation could write ``eval.json``; the message says so."""
 
 
-def evaluate_run(trainer: Trainer, out: Path, n: int, identity=None) -> Path:
+def evaluate_run(trainer: Trainer, out: Path, n: int, identity=None):
     """Score ``n`` samples with the MNIST evaluator, print the report and write it to
-    ``eval.json`` in the run directory; returns that directory.
+    ``eval.json`` in the run directory.
 
     ``identity`` (:func:`checkpoint.folder_identity` as training began): where the run
     directory was moved while the run went on, ``eval.json`` follows it rather than
@@ -1311,19 +1325,16 @@ def evaluate_run(trainer: Trainer, out: Path, n: int, identity=None) -> Path:
     samples = trainer.sample(n)
     report = evaluate.evaluate_samples(samples)
     report.update(step=trainer.step, n_samples=n)
-    folder = out
-    if identity is not None and not checkpoint.is_the_folder(out, identity):
-        now = checkpoint.where_folder_is_now(identity)
-        if not now:  # "": gone from this file system; None: no /proc to ask
-            print(evaluate.format_report(report))
-            how = "was removed, or moved to another file system," if now == "" else "was moved or removed"
-            raise RunDirectoryGone(f"the run directory {out} {how} while the run went on: the evaluation "
-                                   f"above is not saved")
-        folder = Path(now)
+    folder = run_directory_now(out, identity)
+    if folder is None:
+        print(evaluate.format_report(report))
+        how = ("was removed, or moved to another file system," if checkpoint.where_folder_is_now(identity) == ""
+               else "was moved or removed")
+        raise RunDirectoryGone(f"the run directory {out} {how} while the run went on: the evaluation above "
+                               f"is not saved")
     # written before it is printed: a closed standard output must not cost the file
     write_text_atomically(folder / "eval.json", json.dumps(report, indent=2) + "\n")
     print(evaluate.format_report(report))
-    return folder
 
 
 if __name__ == "__main__":
