@@ -48,6 +48,16 @@ def test_discriminator_step_moves_d_and_not_g():
     assert 0 < float(d_real) < 1 and 0 < float(d_fake) < 1 and np.isfinite(float(loss))
 
 
+def test_an_unknown_loss_is_refused_before_d_moves():
+    """The generator step named the bad loss, but after D had taken its step."""
+    G, D, opt_g, opt_d, rng = tiny_gan()
+    d0 = D.flat_params.copy()
+    with pytest.raises(ValueError, match="unknown generator loss 'wgan'; choose one of: nonsaturating, minimax"):
+        gan.train_step(G, D, opt_g, opt_d, lambda: rng.normal((8, 3)), lambda: rng.normal((8, 2)), loss="wgan")
+    np.testing.assert_array_equal(D.flat_params, d0)
+    assert opt_d.t == 0
+
+
 def test_train_step_learns_a_shifted_gaussian():
     """Real data N(2, 0.1²) in 3-D: after training, the generator's mean is near 2 and its
     spread has shrunk toward 0.1 without collapsing to a point."""

@@ -1,6 +1,7 @@
 """Every layer's backward pass against central finite differences in float64."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -775,3 +776,48 @@ def test_network_accumulate_false_writes_every_layers_gradient(first, input_grad
     np.testing.assert_allclose(net.flat_grads, added, rtol=1e-14, atol=1e-14)
     if input_grad:
         np.testing.assert_array_equal(dx_written, dx_added)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_leaky_relu_slope_is_exactly_one_for_any_alpha(dtype):
+    """Where x > 0 the slope is 1 exactly: (1 − α) + α rounds to 1 for every α in [0, 1]
+    tried here, and above 1, where it can miss (α = 1.3 gave 0.99999994 in float32), the
+    slopes are copied in instead."""
+    alphas = np.concatenate([np.random.default_rng(0).uniform(0, 1, 20_000), [0.0, 1.0, 1.3],
+                             np.random.default_rng(1).uniform(1, 8, 2_000)])
+    x = np.array([[-1.0, 2.0]], dtype=dtype)
+    for alpha in alphas:
+        layer = nn.LeakyReLU(alpha)
+        slope = layer.backward(np.ones_like(x), layer.forward(x)[1])
+        assert slope[0, 1] == 1 and slope[0, 0] == dtype(alpha), alpha
+
+
+def test_dense_refuses_a_batch_of_the_wrong_shape_or_dtype():
+    """One row written as (in,) passed the product and gave a wrong weight gradient (the
+    inner product xᵀ dy, broadcast over every entry of W); a float64 batch turned a
+    float32 network's work float64 without a word."""
+    layer = nn.Dense(3, 3)  # square: a vector (3,) makes a product of a fitting shape
+    for x in (np.ones(3, np.float32), np.ones((2, 4), np.float32), np.ones((2, 3))):
+        with pytest.raises(ValueError, match=r"Dense\(3, 3, init='xavier'\) needs x: \(batch, 3\) of float32, "
+                                             rf"got shape {re.escape(str(x.shape))} of {x.dtype}$"):
+            layer.forward(x)
+
+
+def test_float64_settings_keep_float32_work_float32():
+    """A NumPy float64 scalar (a value from np.linspace, say) promotes a float32 array under
+    NumPy 2's rules: kept as one, it made LeakyReLU's output and every gradient behind it
+    float64, while the optimizer quietly cast them back."""
+    x = Random(0).normal((6, 3))
+    for alpha in np.linspace(0.1, 0.3, 2):
+        net = nn.Sequential(nn.Dense(3, 4, rng=Random(1)), nn.LeakyReLU(alpha), nn.BatchNorm1d(4, eps=np.float64(1e-5)),
+                            nn.Dropout(np.float64(0.3)), nn.Dense(4, 1, rng=Random(2)))
+        y, caches = net.forward(x)
+        assert y.dtype == np.float32
+        assert net.backward(np.ones_like(y), caches).dtype == np.float32
+        assert all(type(v) is float for v in (net.layers[1].alpha, net.layers[2].eps, net.layers[3].p))
+
+
+def test_batchnorm_refuses_no_features():
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=f"BatchNorm1d needs a positive num_features, got {bad}"):
+            nn.BatchNorm1d(bad)

@@ -173,6 +173,26 @@ def test_softmax_cross_entropy_refuses_labels_of_the_wrong_length():
             losses.softmax_cross_entropy(logits, labels)
 
 
+def test_softmax_cross_entropy_refuses_labels_that_are_no_class():
+    """−1 indexed the last class and 2.9 was truncated to 2, both without a word; 3 of 3
+    classes was an IndexError.  A list of the right length is taken (it was refused with
+    'got ()')."""
+    logits = np.random.default_rng(0).standard_normal((2, 3))
+    for labels, shown in (([-1, 2], "int64 labels from -1 to 2"), ([2.9, 2.0], "float64 labels from 2.0 to 2.9"),
+                          ([3, 2], "int64 labels from 2 to 3"), ([np.nan, 1.0], "float64 labels from nan to nan")):
+        with pytest.raises(ValueError, match=rf"needs labels that are whole numbers in \[0, 3\), got {shown}$"):
+            losses.softmax_cross_entropy(logits, np.array(labels))
+    loss, _ = losses.softmax_cross_entropy(logits, [1, 2])
+    assert loss == losses.softmax_cross_entropy(logits, np.array([1, 2]))[0]
+
+
+def test_a_float64_real_target_keeps_the_float32_gradients_float32():
+    """np.float64(0.9), from np.linspace say, made dreal and everything behind it float64."""
+    logits = np.array([[0.5], [-1.0]], dtype=np.float32)
+    loss, dreal, dfake = losses.discriminator_loss(logits, logits, np.float64(0.9))
+    assert dreal.dtype == dfake.dtype == loss.dtype == np.float32
+
+
 def test_softmax_cross_entropy_takes_labels_of_any_numeric_dtype():
     """Labels read from a float file (``np.loadtxt``) are cast to integer indices; without the
     cast NumPy refuses to index with them."""

@@ -57,6 +57,15 @@ def test_generate_draws_a_thousand_at_a_time_by_default(run_dir):
     assert calls == [1000, 2000, 2001]
 
 
+def test_generate_refuses_no_samples_and_an_empty_batch(run_dir):
+    """n = 0 returned None, not the (0, data_dim) array the docstring promised; batch = 0
+    failed inside range()."""
+    G, config = sample.load_generator(run_dir)
+    for n, batch in ((0, 1000), (-1, 1000), (5, 0)):
+        with pytest.raises(ValueError, match=f"generate needs n >= 1 and batch >= 1, got n={n}, batch={batch}"):
+            sample.generate(G, config, n, batch=batch)
+
+
 def test_a_png_without_interpolate_is_a_picture_of_all_the_samples(tmp_path, run_dir, monkeypatch):
     """--out FILE.png writes a PNG (not .npy bytes), drawn from all n samples."""
     out = tmp_path / "s.png"

@@ -85,6 +85,8 @@ def train_step(G, D, opt_g, opt_d, real_batches, noise, d_steps: int = 1,
     """
     if d_steps < 1:
         raise ValueError(f"d_steps must be >= 1, got {d_steps}")
+    if loss not in losses.LOSSES:  # before D's steps, which the generator step's check would follow
+        raise ValueError(f"unknown generator loss {loss!r}; choose one of: {', '.join(losses.LOSSES)}")
     for _ in range(d_steps):
         loss_d, d_real, d_fake, fake, g_caches = discriminator_step(
             G, D, opt_d, real_batches(), noise(), real_target)

@@ -62,6 +62,7 @@ def discriminator_loss(real_logits, fake_logits, real_target: float = 1.0):
         dreal = (σ(a_real) − t) / n_real,   dfake = σ(a_fake) / n_fake
     """
     n_real, n_fake = real_logits.shape[0], fake_logits.shape[0]
+    real_target = float(real_target)  # a NumPy float64 scalar would make the float32 gradients float64
     if real_target == 1.0:
         loss_real = softplus(-real_logits).sum() / n_real
     else:
@@ -115,14 +116,21 @@ def softmax_cross_entropy(logits, labels):
     (log-sum-exp), so every exponent is ≤ 0 and nothing overflows; the largest term is
     ``e^0 = 1``, so the sum never underflows to 0 and the log stays finite.
     """
-    n = logits.shape[0]
-    if tuple(getattr(labels, "shape", ())) != (n,):  # (N, 1) labels would index N×N pairs
-        raise ValueError(f"softmax_cross_entropy needs labels of shape ({n},), got {tuple(getattr(labels, 'shape', ()))}")
+    n, classes = logits.shape
+    labels = xp.asarray(labels)
+    if labels.shape != (n,):  # (N, 1) labels would index N×N pairs
+        raise ValueError(f"softmax_cross_entropy needs labels of shape ({n},), got {labels.shape}")
+    # whole numbers of any dtype (np.loadtxt reads floats); but −1 would index the last
+    # class, and 2.9 would truncate to 2, without a word
+    whole = labels.dtype.kind in "iu" or labels.dtype.kind == "f" and bool((labels == xp.floor(labels)).all())
+    if not whole or n and not (0 <= float(labels.min()) and float(labels.max()) < classes):
+        raise ValueError(f"softmax_cross_entropy needs labels that are whole numbers in [0, {classes}), got "
+                         f"{labels.dtype} labels" + (f" from {labels.min()} to {labels.max()}" if n else ""))
+    labels = labels.astype("int64", copy=False)
     shifted = logits - logits.max(axis=1, keepdims=True)
     exp = xp.exp(shifted)
     sum_exp = exp.sum(axis=1, keepdims=True)
     rows = xp.arange(n)
-    labels = xp.asarray(labels).astype("int64")
     # −log softmax(a)[y] = log Σ e^{a − m} − (a_y − m)
     loss = (xp.log(sum_exp[:, 0]) - shifted[rows, labels]).sum() / n
     dlogits = exp / sum_exp

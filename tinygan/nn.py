@@ -103,7 +103,13 @@ class Dense(Layer):
 
     def forward(self, x, train=True):
         """x: (batch, in) -> y: (batch, out); cache = x."""
-        y = x @ self.params["W"]
+        W = self.params["W"]
+        if x.ndim != 2 or x.shape[1] != self.n_in or x.dtype != W.dtype:
+            # a single row as (in,) would pass the product and make a wrong weight
+            # gradient; a float64 batch would silently turn a float32 network's work float64
+            raise ValueError(f"{self!r} needs x: (batch, {self.n_in}) of {W.dtype}, got shape "
+                             f"{tuple(x.shape)} of {x.dtype}")
+        y = x @ W
         y += self.params["b"]
         return y, x
 
@@ -158,7 +164,7 @@ class LeakyReLU(Layer):
         super().__init__()
         if not 0 <= alpha < math.inf:  # NaN fails this too
             raise ValueError(f"LeakyReLU needs a finite alpha >= 0, got {alpha}")
-        self.alpha = alpha
+        self.alpha = float(alpha)  # a NumPy float64 scalar would make float32 work float64
 
     # The hot-path activations write into one new array with ``out=`` instead of building
     # temporaries: each temporary is one more allocation, and one more array written to
@@ -176,10 +182,13 @@ class LeakyReLU(Layer):
         # slope = 1 where x > 0, alpha elsewhere, built by arithmetic on the 0/1 mask:
         # a masked copy (np.where) branches on every element and measured 7-10x slower
         # on the random signs of a hidden layer (timeit, 2-core development machine).
-        # (1 − α) + α rounds to exactly 1.
-        dx = (cache > 0).astype(dout.dtype)
-        dx *= 1 - self.alpha
-        dx += self.alpha
+        if self.alpha > 1:  # there (1 − α) + α can miss 1 by a rounding: copy the slopes in
+            dx = xp.full_like(dout, self.alpha)
+            xp.copyto(dx, 1, where=cache > 0)
+        else:  # for 0 <= α <= 1, (1 − α) + α rounds to exactly 1 (tests/test_layers.py checks)
+            dx = (cache > 0).astype(dout.dtype)
+            dx *= 1 - self.alpha
+            dx += self.alpha
         dx *= dout
         return dx
 
@@ -250,19 +259,21 @@ class BatchNorm1d(Layer):
         ∂L/∂x = (s / N) · (N·g − Σ g − x̂ · Σ(g · x̂))
               = gamma·s · (dy − Σ dy / N − x̂ · Σ(dy · x̂) / N)
 
-    The two sums come from μ and σ² depending on every row of the batch.  The second line
-    follows because gamma is the same for every row (Σ g = gamma·Σ dy), so it reuses the
-    sums of ``∂L/∂beta`` and ``∂L/∂gamma``.  In eval mode the statistics are constants,
-    so ``∂L/∂x = g · s``.
+    The two sums come from μ and σ² depending on every row of the batch.  The second line,
+    the one the code computes (``scale = gamma·s``), follows because gamma is the same for
+    every row (Σ g = gamma·Σ dy), so it reuses the sums of ``∂L/∂beta`` and ``∂L/∂gamma``.
+    In eval mode the statistics are constants, so ``∂L/∂x = g · s = dy · scale``.
     """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype="float32"):
         super().__init__()
+        if num_features < 1:
+            raise ValueError(f"BatchNorm1d needs a positive num_features, got {num_features}")
         if not 0 < eps < math.inf:  # NaN fails this too
             raise ValueError(f"BatchNorm1d needs a finite eps > 0, got {eps}")
         if not 0 <= momentum <= 1:
             raise ValueError(f"BatchNorm1d needs 0 <= momentum <= 1, got {momentum}")
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.num_features, self.eps, self.momentum = num_features, float(eps), float(momentum)
         self.params = {"gamma": xp.ones(num_features, dtype=dtype),
                        "beta": xp.zeros(num_features, dtype=dtype)}
         self.grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
@@ -327,7 +338,8 @@ class BatchNorm1d(Layer):
 class Dropout(Layer):
     """Inverted dropout: in train mode ``y = x · m / (1 − p)`` with ``m ~ Bernoulli(1 − p)``.
 
-    ``dx = dy · m / (1 − p)`` with the same mask; the cache carries ``m / (1 − p)``.
+    ``dx = dy · m / (1 − p)`` with the same mask; the cache carries ``m / (1 − p)``
+    (``keep`` is ``m`` in the code, ``scale`` is ``m / (1 − p)``).
     In eval mode ``y = x``.  The mask comes from the layer's own seeded :class:`Random`, whose state
     ``Sequential.get_rng_states`` hands to checkpoints; two layers given the same ``seed``
     drop the same units, so give each its own (``models.build_gan`` does).
@@ -337,7 +349,7 @@ class Dropout(Layer):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout needs 0 <= p < 1, got {p}")
-        self.p = p
+        self.p = float(p)
         self.rng = Random(seed)
 
     def forward(self, x, train=True):

@@ -175,6 +175,8 @@ class RMSprop(Optimizer):
     """RMSprop (Tieleman & Hinton 2012), as in PyTorch::
 
         s ← α·s + (1 − α)·g²,   θ ← θ − lr · g / (sqrt(s) + eps)
+
+    (``s`` is ``square_avg``, PyTorch's name for it.)
     """
 
     state_names = ("square_avg",)

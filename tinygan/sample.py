@@ -59,9 +59,12 @@ def load_generator(run_dir):
 def generate(G, config, n: int, seed: int = 0, batch: int = 1000, progress=None):
     """``n`` samples ``(n, data_dim)``, host float32, from noise seeded by ``seed``.
 
-    Drawn ``batch`` at a time into one array made up front (no list of parts to join,
-    which would need twice the memory); ``progress(done, n)`` is called after each batch.
+    Drawn ``batch`` at a time into one array, made once the first batch shows its width
+    (no list of parts to join, which would need twice the memory); ``progress(done, n)``
+    is called after each batch.
     """
+    if n < 1 or batch < 1:
+        raise ValueError(f"generate needs n >= 1 and batch >= 1, got n={n}, batch={batch}")
     rng = Random(seed)
     samples = None
     for start in range(0, n, batch):
