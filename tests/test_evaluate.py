@@ -519,15 +519,64 @@ def test_cli_without_classifier_weights_exits_1_in_one_line(tmp_path, capsys, mo
     assert err.count("\n") == 1
 
 
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_damaged_shipped_mnist_is_one_line_from_every_command(tmp_path, capsys, monkeypatch, damage):
+    """evaluate and classifier ended in a 19-25 line traceback over data.py's one-line
+    message; the final evaluation of a training run in its last line too."""
+    import shutil
+
+    from tinygan import classifier, data, train
+
+    copy = tmp_path / "data"
+    shutil.copytree(data.PACKAGE_DATA, copy)
+    images = copy / "t10k-images-idx3-ubyte.gz"
+    if damage == "truncated":
+        images.write_bytes(images.read_bytes()[:1000])
+    else:
+        images.unlink()
+    monkeypatch.setattr(data, "PACKAGE_DATA", copy)
+    monkeypatch.setattr(evaluate, "_REFERENCE", {})  # as in a fresh process
+    said = ("truncated or corrupt gzip data" if damage == "truncated" else "(or without .gz): no such file")
+    np.save(tmp_path / "s.npy", np.full((5, 784), -1, np.float32))
+    assert evaluate.main(["--samples", str(tmp_path / "s.npy")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("python -m tinygan.evaluate: error: the MNIST digits the scores compare against "
+                          f"cannot be read: {images}") and said in err and err.count("\n") == 1, err
+    assert classifier.main(["--epochs", "1", "--out", str(tmp_path / "w.npz")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"python -m tinygan.classifier: error: {images}") and said in err and err.count("\n") == 1
+    assert not (tmp_path / "w.npz").exists()
+    out = tmp_path / "run"  # trains on the training digits, which are whole; then scores against the test ones
+    code = train.main(["--data", "mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed", "--steps", "2",
+                       "--eval-samples", "50", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and f"the training is saved in {out / 'checkpoint.npz'}, but the " \
+        f"evaluation failed: the MNIST digits the scores compare against cannot be read: {images}" in err, err
+
+
 def test_cli_run_draws_ten_thousand_samples_by_default(mnist_test, capsys, monkeypatch):
+    from tinygan import sample, train
+
     asked = []
 
-    def get_samples(args):
-        asked.append(args.n)
-        return mnist_test[0][:20], "a run"
+    def generate(G, config, n, seed):
+        asked.append(n)
+        return mnist_test[0][:20]
 
-    monkeypatch.setattr(evaluate, "get_samples", get_samples)
+    monkeypatch.setattr(sample, "load_generator", lambda run: (None, train.Config()))
+    monkeypatch.setattr(sample, "generate", generate)
     assert evaluate.main(["--run", "somewhere"]) == 0 and asked == [10_000]
+    assert "somewhere (10000 samples)" in capsys.readouterr().out
+    assert evaluate.main(["--run", "somewhere", "--n", "30"]) == 0 and asked == [10_000, 30]
+
+
+def test_cli_refuses_n_with_samples_even_at_its_default(tmp_path, capsys):
+    """--n is for --run; `--samples f.npy --n 10000` was taken (10000 was the default), while
+    `--n 9999` was refused."""
+    np.save(tmp_path / "s.npy", np.full((5, 784), -1, np.float32))
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main(["--samples", str(tmp_path / "s.npy"), "--n", "10000"])
+    assert exit_.value.code == 2 and "--n is for --run" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("make, message", [

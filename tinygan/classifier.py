@@ -207,8 +207,9 @@ def train(epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int =
                 xb = random_shift(xb, rng, max_shift)
             logits, caches = net.forward(xb, train=True)
             loss, dlogits = softmax_cross_entropy(logits, y_train[idx])
-            net.zero_grad()
-            net.backward(dlogits, caches)
+            # accumulate=False writes the gradients (no zero_grad pass), and input_grad=False
+            # skips the first layer's input gradient: the input is data (as in gan.py)
+            net.backward(dlogits, caches, accumulate=False, input_grad=False)
             opt.step()
             loss_sum += float(loss)
             step += 1
@@ -242,7 +243,13 @@ def main(argv=None) -> int:
     if problem := output_problem(args.out):  # found now, not after half an hour of training
         parser.fail(f"--out: cannot write {args.out}: {problem}")
     start = time.time()
-    net, acc = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    from .data import DataError
+
+    try:
+        net, acc = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    except (DataError, FileNotFoundError) as err:  # the shipped MNIST, missing or damaged
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     minutes = (time.time() - start) / 60
     try:
         path = save_weights(net, args.out, test_accuracy=acc, epochs=args.epochs, seed=args.seed)

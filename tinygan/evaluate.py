@@ -56,6 +56,7 @@ from .backend import Random, xp
 N_CLASSES = 10
 COVERAGE_THRESHOLD = 0.02  # a class "is covered" when it holds at least 2% of the samples
 FLOOR_SAMPLES = 10_000
+RUN_SAMPLES = 10_000  # drawn from a run's generator by `--run` without `--n`
 FD_NOTE = ("FD uses tinygan's MNIST-classifier features (256-d); it is NOT comparable with "
            "Inception FID from papers")
 
@@ -188,17 +189,30 @@ def _check_samples(samples):
     return x
 
 
+class ReferenceDataError(Exception):
+    """The shipped MNIST digits the scores compare against cannot be read (missing or
+    damaged files); the message names the file."""
+
+
+def _mnist(split: str):
+    """The shipped MNIST ``split`` as ``(images, labels)``, or :class:`ReferenceDataError`."""
+    from .data import DataError, load_dataset
+
+    try:
+        return load_dataset("mnist", split)
+    except (DataError, OSError) as err:
+        raise ReferenceDataError(f"the MNIST digits the scores compare against cannot be read: {err}") from err
+
+
 def _reference():
     """Classifier and real-data statistics for the device in use, computed once per process."""
     key = backend.device()
     if key not in _REFERENCE:
-        from .data import load_dataset
-
         net = classifier.load_classifier()
-        x_test, _ = load_dataset("mnist", "test")
+        x_test, _ = _mnist("test")
         feats, logits = classifier.features_and_logits(net, x_test)
         mu, cov = feature_statistics(feats)
-        x_train, _ = load_dataset("mnist", "train")
+        x_train, _ = _mnist("train")
         # a fixed random subset, so the floor is one reproducible number
         pick = backend.to_numpy(Random(0).permutation(len(x_train))[:FLOOR_SAMPLES])
         train_feats, _ = classifier.features_and_logits(net, x_train[pick])
@@ -351,8 +365,10 @@ def add_sample_sources(parser: argparse.ArgumentParser):
                        help="a .npy array of shape (n, 784) with values in [-1, 1]")
     group.add_argument("--run", metavar="DIR", type=path_text("the run directory"),
                        help="a training run directory: samples from its checkpoint's generator")
-    parser.add_argument("--n", type=at_least(2), default=10_000,
-                        help="with --run: how many samples to draw (a covariance needs 2 or more)")
+    # default None, so that --n given with --samples is refused even when it says 10000
+    parser.add_argument("--n", type=at_least(2), default=None,
+                        help=f"with --run: how many samples to draw (a covariance needs 2 or more; "
+                             f"default: {RUN_SAMPLES})")
     return group
 
 
@@ -370,7 +386,8 @@ def get_samples(args):
         if not train.scored_as_digits(config):
             raise SampleError(f"{args.run} was trained on {config.data_dir or config.data!r}; "
                               "this evaluator scores MNIST digits (the shipped set)")
-        return sample.generate(G, config, args.n, seed=1234), f"{args.run} ({args.n} samples)"
+        n = RUN_SAMPLES if args.n is None else args.n
+        return sample.generate(G, config, n, seed=1234), f"{args.run} ({n} samples)"
     raise SampleError("no source of samples given")  # argparse's required group prevents this
 
 
@@ -395,8 +412,9 @@ def json_clash(json_path, samples) -> str | None:
 @command("python -m tinygan.evaluate", interrupted="a --json report is written whole or not at all")
 def main(argv=None) -> int:
     """Command line: print a report.  Exit 0 on success; 2 on bad input (options, samples,
-    a run, the device); 1 when the classifier's weights are missing or damaged, or
-    ``--json`` cannot be written; 130 on Ctrl-C.  Each failure is one line, no traceback."""
+    a run, the device); 1 when the classifier's weights or the shipped MNIST are missing or
+    damaged, or ``--json`` cannot be written; 130 on Ctrl-C.  Each failure is one line, no
+    traceback."""
     parser = ArgumentParser(
         prog="python -m tinygan.evaluate",
         description="Score generated MNIST digits with tinygan's classifier: Frechet distance "
@@ -406,7 +424,7 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default=None, choices=backend.DEVICES,
                         help="cpu (NumPy) or gpu (CuPy); default: $TINYGAN_DEVICE or cpu")
     args = parser.parse_args(argv)
-    if args.samples is not None and args.n != parser.get_default("n"):
+    if args.samples is not None and args.n is not None:
         parser.error("--n is for --run (how many samples to draw); --samples scores the whole file")
     if args.json == "":
         parser.error("--json is empty; name the file to write the report to")
@@ -421,7 +439,7 @@ def main(argv=None) -> int:
     except (SampleError, backend.BackendError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    except classifier.WeightsError as err:
+    except (classifier.WeightsError, ReferenceDataError) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     stdout_failed = None

@@ -1269,7 +1269,7 @@ def final_evaluation(trainer: Trainer, out: Path, n: int, identity=None) -> int:
               f"{n:,} samples do not fit in the memory; score fewer later with: "
               f"{evaluate_command(out, max(2, min(n // 2, EVAL_SAMPLES)))}", file=sys.stderr)
         return 1
-    except (evaluate.SampleError, classifier.WeightsError) as err:
+    except (evaluate.SampleError, classifier.WeightsError, evaluate.ReferenceDataError) as err:
         print(f"python -m tinygan.train: the training is saved in {out / 'checkpoint.npz'}, "
               f"but the evaluation failed: {err}", file=sys.stderr)
         return 1
