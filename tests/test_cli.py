@@ -156,6 +156,21 @@ def test_a_signal_ignored_by_the_parent_stays_ignored_while_a_command_starts(tmp
     assert proc.returncode == 0 and proc.stdout.strip() == "survived", proc
 
 
+def test_a_signal_ignored_by_the_parent_stays_ignored_while_a_command_runs():
+    """Once started, a command installed its stop handler over an ignored SIGHUP too, so a
+    `nohup python -m tinygan.sample ...` ended with its terminal."""
+    @cli.command("prog")
+    def main(argv=None):
+        os.kill(os.getpid(), signal.SIGHUP)
+        return 0
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        assert main([]) == 0 and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 def test_importing_tinygan_elsewhere_changes_no_signal_handler(tmp_path):
     """C19: only `python -m tinygan.X` guards its start.  A program that imports tinygan
     keeps Python's handlers (Ctrl-C still raises KeyboardInterrupt), also when that

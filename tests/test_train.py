@@ -3,6 +3,7 @@
 Runs use a few hundred MNIST digits and a few dozen steps, so each takes about a second.
 """
 
+import argparse
 import io
 import json
 import os
@@ -361,6 +362,10 @@ def no_training(monkeypatch):
     (["--seed", "-1"], "--seed: must be >= 0, got -1"),  # NumPy's generators take no negative seed
     (["--eval-samples", "1"], "--eval-samples: must be >= 2, got 1"),  # else found only after training
     (["--data-dir", ""], "--data-dir is empty"),  # an unset $DATA: not silently the shipped MNIST
+    (["--data", ""], "unknown --data ''; choose one of: mnist"),  # likewise: it trained MNIST
+    (["--arch", ""], "unknown --arch ''; choose one of: default"),
+    (["--steps", "9" * 30], "--steps: must be below 2**53 = 9,007,199,254,740,992, got 99999999999999999999..."),
+    (["--epochs", str(2 ** 53)], "--epochs: must be below 2**53"),  # an OverflowError traceback mid-run
     (["--out", ""], "--out is empty"),
     (["--resume"], "--resume needs --out DIR"),
     (["--data", "mnist", "--arch", "toy"], "--arch toy is for the low-dimensional sets (gauss1d, ring8, grid25)"),
@@ -1755,6 +1760,7 @@ def test_the_slowdown_watch_times_the_steps_not_an_epochs_outputs(tmp_path, monk
 
 def test_the_slowdown_hint_keeps_a_line_of_its_own_on_a_terminal(tmp_path, monkeypatch):
     """The hint is a note: on a terminal the next progress update would otherwise write over it."""
+    monkeypatch.setenv("COLUMNS", "101")
     monkeypatch.setattr(train, "save_samples_figure", lambda *args: None)  # no pictures needed here
     class FiresAtTheSecondStep:
         rates = (150.0, 20.0)
@@ -1853,6 +1859,60 @@ def test_a_signal_while_the_last_outputs_are_written_skips_the_evaluation(tmp_pa
     assert checkpoint.load(tmp_path / "r" / "checkpoint.npz")[1]["step"] == 5
 
 
+@pytest.mark.parametrize("flags", [[*SMALL, "--arch", "seed"], ["--data", "ring8", "--batch-size", "32"]],
+                         ids=["no-eval", "toy"])
+def test_a_signal_after_training_with_no_evaluation_to_come_ends_the_run_as_done(tmp_path, capsys, monkeypatch,
+                                                                                 flags):
+    """It printed 'the evaluation is skipped; run it with python -m tinygan.evaluate ...'
+    for a --no-eval run and for a toy run, whose evaluation the evaluator refuses."""
+    real_save_curves = train.save_curves
+
+    def curves_then_ctrl_c(records, path):
+        real_save_curves(records, path)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(train, "save_curves", curves_then_ctrl_c)
+    code, out, err = run_cli(capsys, *flags, "--steps", "5", "--out", tmp_path / "r")
+    assert code == 0 and "evaluat" not in out.replace("no evaluation: tinygan's evaluator", ""), out
+    assert out.endswith(f"samples: {tmp_path / 'r' / 'samples.png'}   curves: {tmp_path / 'r' / 'curves.png'}\n")
+    assert checkpoint.load(tmp_path / "r" / "checkpoint.npz")[1]["step"] == 5
+
+
+@pytest.mark.parametrize("name", ["SIGHUP", "SIGINT"])
+def test_a_signal_the_parent_ignores_stays_ignored_while_training(tmp_path, capsys, monkeypatch, name):
+    """Under `nohup` SIGHUP is ignored, so that the run outlives its terminal, and a shell
+    without job control ignores a background job's SIGINT; train's handlers replaced
+    those, and a closed terminal stopped a nohup run (exit 129)."""
+    sig = getattr(signal, name)
+    train_step = train.Trainer.train_step
+
+    def signal_at_step_2(trainer):
+        if trainer.step == 2:
+            os.kill(os.getpid(), sig)
+        return train_step(trainer)
+
+    monkeypatch.setattr(train.Trainer, "train_step", signal_at_step_2)
+    previous = signal.signal(sig, signal.SIG_IGN)
+    try:
+        code, out, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "5", "--out", tmp_path / "r")
+        assert signal.getsignal(sig) is signal.SIG_IGN
+    finally:
+        signal.signal(sig, previous)
+    assert code == 0 and "stopped (done) at step 5" in out, (out, err)
+
+
+def test_the_resume_command_repeats_what_holds_for_one_invocation():
+    """A GPU run's printed command resumed it on the CPU: --device is not stored."""
+    def args(no_eval=False, eval_samples=train.EVAL_SAMPLES):
+        return argparse.Namespace(no_eval=no_eval, eval_samples=eval_samples)
+
+    out = pathlib.Path("/tmp/my run")
+    assert train.resume_command(out, args(), "cpu") == "python -m tinygan.train --resume --out '/tmp/my run'"
+    assert train.resume_command(out, args(no_eval=True), "gpu") == \
+        "python -m tinygan.train --resume --out '/tmp/my run' --no-eval --device gpu"
+    assert train.resume_command(out, args(eval_samples=500), "gpu").endswith("--eval-samples 500 --device gpu")
+
+
 def test_a_run_from_before_data_dirs_were_resolved_resumes_from_elsewhere(tmp_path, capsys, monkeypatch):
     package = pathlib.Path(train.__file__).parent
     common = ["--data", "fashion-mnist", "--subset", "300", "--batch-size", "32", "--arch", "seed", "--no-eval"]
@@ -1931,15 +1991,17 @@ def test_progress_off_a_terminal_is_a_line_every_ten_seconds():
 
 
 class Terminal(io.StringIO):
-    """A stream that says it is a terminal."""
+    """A stream that says it is a terminal (of $COLUMNS columns: it has no file descriptor
+    to ask; the tests that read its lines set 101)."""
 
     def isatty(self):
         return True
 
 
-def test_progress_on_a_terminal_is_one_line_redrawn_and_a_note_keeps_a_line_of_its_own():
+def test_progress_on_a_terminal_is_one_line_redrawn_and_a_note_keeps_a_line_of_its_own(monkeypatch):
     """On a terminal each update goes back to the line's start (\\r), a note ends its line and
     the same progress text is drawn again below it, and close ends the progress line."""
+    monkeypatch.setenv("COLUMNS", "101")
     stream = Terminal()
     progress = train.Progress(stream)
     assert progress.tty and progress.every == 0.5
@@ -2089,7 +2151,7 @@ def test_training_that_slows_down_gets_the_threads_hint_once(tmp_path, capsys, m
     code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "6", "--threads", "2", "--out", tmp_path / "r")
     hint = (f"tinygan: training slowed from 150 to 20 steps/s. If other work is using the CPU, one BLAS thread "
             f"is often much faster then: Ctrl-C, then python -m tinygan.train --resume --out {tmp_path / 'r'} "
-            f"--threads 1\n")
+            f"--no-eval --threads 1\n")  # --no-eval holds for one invocation: repeated, as after a Ctrl-C
     assert code == 0 and out.count(hint) == 1
     code, out, _ = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "6", "--threads", "1", "--out", tmp_path / "one")
     assert code == 0 and "slowed" not in out
@@ -2211,10 +2273,18 @@ def test_durations_from_100_hours_read_in_days():
     assert train.fmt_duration(100 * 3600) == "4.17 days"
 
 
-def test_progress_on_a_terminal_cuts_a_long_line_at_160_characters():
+@pytest.mark.parametrize("columns", [80, 101, 300])
+def test_progress_on_a_terminal_never_wraps(monkeypatch, columns):
+    """Each update was padded to 100 characters (and cut at 160) whatever the terminal: on
+    80 columns it wrapped, and \\r, which goes back only to the start of the last row,
+    left one row behind per update."""
+    monkeypatch.setenv("COLUMNS", str(columns))
     stream = Terminal()
-    train.Progress(stream).update("x" * 200, force=True)
-    assert stream.getvalue() == "\r" + "x" * 160
+    progress = train.Progress(stream)
+    progress.update("x" * 200, force=True)
+    progress.update("y" * 10, force=True)
+    width = columns - 1
+    assert stream.getvalue() == "\r" + ("x" * 200)[:width].ljust(width) + "\r" + "y" * 10 + " " * (width - 10)
 
 
 def test_the_slowdown_watch_counts_a_window_at_exactly_the_ratio_as_not_slow():
@@ -2286,6 +2356,9 @@ def test_metrics_lines_past_the_checkpoint_and_records_that_are_not_numbers_are_
     ("limits", {"steps": -5, "epochs": None, "seconds": None}, "(limits = "),
     ("limits", {"steps": None, "epochs": None, "seconds": float("inf")}, "(limits = "),
     ("limits", {"steps": None, "epochs": True, "seconds": None}, "(limits = "),
+    pytest.param("limits", {"steps": 10 ** 400, "epochs": None, "seconds": None}, "(limits = ",
+                 id="limits-past-float"),  # an OverflowError traceback
+    pytest.param("seconds", 10 ** 400, "(seconds = 1000", id="seconds-past-float"),
     ("blas_threads", True, "(blas_threads = True)"),
 ])
 def test_a_resume_refuses_counters_clocks_and_orders_no_run_can_have(tmp_path, key, value, message):
@@ -2534,6 +2607,15 @@ def test_batch_size_one_with_batchnorm_is_one_line_before_anything_is_written(tm
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
     assert run_cli(capsys, *SMALL, "--arch", "seed", "--batch-size", "1", "--steps", "2",
                    "--out", tmp_path / "seed")[0] == 0  # no BatchNorm: one row per batch is allowed
+
+
+def test_a_new_run_that_fails_early_leaves_none_of_the_folders_it_made(tmp_path, capsys):
+    """Only the run directory itself was removed again: `--out nest/a/b` left nest/a."""
+    (tmp_path / "kept").mkdir()
+    for out in (tmp_path / "nest" / "a" / "b", tmp_path / "kept" / "a" / "b"):
+        code, _, err = run_cli(capsys, *SMALL, "--data-dir", tmp_path / "nowhere", "--steps", "2", "--out", out)
+        assert code == 2 and "nowhere: no such directory" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"] and not any((tmp_path / "kept").iterdir())
 
 
 def test_a_huge_learning_rate_ends_with_one_line_and_no_numpy_warnings(tmp_path, capsys):

@@ -47,7 +47,9 @@ class DefaultsWhenSetFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def positive(kind):
-    """A parser for a number of type ``kind`` (int or float) that must be > 0 and finite."""
+    """A parser for a number of type ``kind`` (int or float) that must be > 0 and finite;
+    an int below 2**53, past which it is no longer exact as a float (a step count meets
+    floats in the ETA and in Adam's β**t) and ``float()`` of it can overflow."""
     def parse(text):
         try:
             value = kind(text)
@@ -57,6 +59,9 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
         if kind is float and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if kind is int and value >= 2 ** 53:
+            raise argparse.ArgumentTypeError(f"must be below 2**53 = {2 ** 53:,}, got {text[:20]}"
+                                             + ("..." if len(text) > 20 else ""))
         return value
 
     parse.__name__ = f"positive {kind.__name__}"
@@ -202,6 +207,18 @@ def silence_stdout():
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
+def catch_signals(handler, signals=STOP_SIGNALS) -> dict:
+    """Install ``handler`` for each of ``signals`` but those the parent process ignores
+    (``nohup`` ignores SIGHUP so that a run outlives its terminal; a shell without job
+    control ignores a background job's SIGINT): those stay ignored.  Returns
+    ``{signal: previous handler}`` for the ones installed, to put back."""
+    previous = {}
+    for sig in signals:
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
 class Stopped(KeyboardInterrupt):
     """A stop signal, raised where the program is, like Ctrl-C's ``KeyboardInterrupt``, so
     that the same clean-up runs (an ``atomic_write`` in progress removes its temporary file)."""
@@ -216,8 +233,9 @@ def signal_name(signum: int) -> str:
 
 
 def command(prog: str, interrupted: str = "nothing was written"):
-    """Decorate a command's ``main``: a Ctrl-C, a SIGTERM or a SIGHUP ends it with one
-    line and exit code 128 + the signal's number (130 for Ctrl-C), an allocation too
+    """Decorate a command's ``main``: a Ctrl-C, a SIGTERM or a SIGHUP (unless the parent
+    ignores it, as ``nohup`` does SIGHUP) ends it with one line and exit code 128 + the
+    signal's number (130 for Ctrl-C), an allocation too
     large for the memory with one line and exit code 1, and a closed pipe on stdout
     (``| head``) quietly.
 
@@ -232,7 +250,7 @@ def command(prog: str, interrupted: str = "nothing was written"):
 
             try:
                 tinygan._started()  # those that guarded `python -m`'s imports (tinygan/__init__.py)
-                previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+                previous = catch_signals(stop)
             except ValueError:  # not the main thread: signals cannot be caught here
                 previous = {}
             streams = sys.stdout, sys.stderr

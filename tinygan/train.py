@@ -2,6 +2,8 @@
 
 A run directory (``--out``, default ``runs/<data>-<arch>-<time>``) receives:
 
+- ``config.json``      the run's settings, written as it starts (a folder holding one is
+                       a run's: a new run will not write into it);
 - ``checkpoint.npz``   both networks, both optimizers, the EMA generator, counters, RNG
                        states and the config (see ``tinygan.checkpoint``), after every
                        epoch, at the end, and on Ctrl-C;
@@ -32,6 +34,7 @@ import math
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 import time
@@ -41,8 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from . import backend, checkpoint, gan, models, nn, optim
-from .cli import (STDOUT, STOP_SIGNALS, ArgumentParser, DefaultsWhenSetFormatter, Stopped, at_least, command,
-                  describe_os_error, positive, signal_name, silence_stdout, unit_interval)
+from .cli import (STDOUT, STOP_SIGNALS, ArgumentParser, DefaultsWhenSetFormatter, Stopped, at_least, catch_signals,
+                  command, describe_os_error, positive, signal_name, silence_stdout, unit_interval)
 from .backend import Random, to_numpy, xp
 from .losses import LOSSES
 
@@ -64,7 +67,8 @@ def toy_datasets():
 # deviation; the mean absolute deviation replaced it because with the standard deviation,
 # runs got worse after five minutes).  Two time-scale
 # learning rates (lr_d 4e-4, lr_g 1e-4) and label smoothing 0.9 were measured and did not
-# help.  Its batch of 256 with a rate of 8e-4 is gan.py's batch of 64 at 2e-4 scaled up
+# help.  Its batch of 256 with a rate of 8e-4 is the ``seed`` recipe's batch of 64 at 2e-4
+# (PyTorch-GAN's gan.py) scaled up
 # together (the linear scaling rule): the larger products use the CPU better, so five
 # minutes show D and G more examples, and two seeds reached FD 1.5 and 1.6 against 2.6 and
 # 2.5 (at the old rate a larger batch did worse, and batch 256 at 4e-4 no better; lesson 12
@@ -377,13 +381,12 @@ class Trainer:
         except (TypeError, ValueError, OverflowError) as err:  # Overflow: a generator state past 128 bits
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
         seconds = meta.get("seconds", 0.0)  # absent from checkpoints before it was kept
-        if not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        if not finite_number(seconds) or seconds < 0:
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (seconds = {seconds!r})")
         self.seconds = float(seconds)
         limits = meta.get("limits")  # likewise
         def limit_ok(value):
-            return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)
-                                     and math.isfinite(value) and value >= 0)
+            return value is None or finite_number(value) and value >= 0
 
         if limits is not None and not (isinstance(limits, dict)
                                        and all(limit_ok(limits.get(k)) for k in ("steps", "epochs", "seconds"))):
@@ -392,6 +395,15 @@ class Trainer:
         threads = meta.get("blas_threads")  # likewise; None also where the BLAS's count is unknown
         if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
             raise checkpoint.CheckpointError(f"{path} holds a damaged training state (blas_threads = {threads!r})")
+
+
+def finite_number(value) -> bool:
+    """Whether a value read from JSON is a finite number (not a bool).  An int counts up to
+    2**53, where floats stop holding every integer: ``math.isfinite`` of a larger one
+    raises OverflowError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) < 2 ** 53 if isinstance(value, int) else math.isfinite(value)
 
 
 EVAL_SAMPLES = 10_000  # the final evaluation's samples, as lesson 8 compares them
@@ -405,7 +417,8 @@ def last_checkpoint(path, failed_write=None) -> str:
         return f"the last good checkpoint, {path}, is intact"
     if failed_write is not None and Path(failed_write).resolve() == Path(path).resolve():
         return "there is no checkpoint: that was the first"
-    return f"no checkpoint was written yet (the first comes at an epoch's end), so {path} does not exist"
+    return (f"no checkpoint was written yet (the first comes at an epoch's end, or where training stops), "
+            f"so {path} does not exist")
 
 
 # --- pictures ----------------------------------------------------------------------
@@ -511,7 +524,12 @@ def save_curves(records, path):
 
 
 class Progress:
-    """One updating terminal line (or a plain line every few seconds when not a terminal)."""
+    """One updating terminal line (or a plain line every few seconds when not a terminal).
+
+    On a terminal each update goes back to the line's start (``\\r``) and is cut and padded
+    to one character less than the terminal's width: a line that wrapped onto a second
+    row could not be drawn over, and every update would leave a row behind.
+    """
 
     def __init__(self, stream=None, every: float = 0.5):
         self.stream = stream = stream or sys.stdout  # None where stdout is closed (`>&-`)
@@ -525,12 +543,26 @@ class Progress:
         if (not force and now - self.last < self.every) or text == self.last_text:
             return
         self.last, self.last_text = now, text
-        self._write("\r" + text[:160].ljust(100) if self.tty else text + "\n")
+        if self.tty:
+            width = self.width()
+            self._write("\r" + text[:width].ljust(width))
+        else:
+            self._write(text + "\n")
 
     def note(self, text: str):
         """``text`` on a line of its own; the progress line goes on below it."""
-        self._write(("\r" + text.ljust(100) + "\n") if self.tty else text + "\n")
+        # padded over the progress line it replaces; a longer note may wrap, as it ends its line
+        self._write(("\r" + text.ljust(self.width()) + "\n") if self.tty else text + "\n")
         self.last_text = None  # so that the next update redraws the line
+
+    def width(self) -> int:
+        """Characters a progress line may take: the terminal's columns less one, asked at
+        each update, so that a resized window is followed."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # no file descriptor (a stream made in Python)
+            columns = shutil.get_terminal_size().columns  # $COLUMNS, else standard output's, else 80
+        return max(columns - 1, 20)
 
     def close(self):
         if self.tty:
@@ -787,10 +819,11 @@ def build_parser():
                    help="decay of the generator weights' moving average used for samples; 0 = off")
     p.add_argument("--label-smoothing", type=unit_interval(True), default=None,
                    help="target for real data in D's loss (1.0 = no smoothing, 0.9 = one-sided smoothing)")
-    p.add_argument("--epochs", type=positive(int), default=None, help="stop after this many epochs")
+    p.add_argument("--epochs", type=positive(int), default=None, help="stop after this many epochs in all")
     p.add_argument("--steps", type=positive(int), default=None, help="stop after this many generator steps in all")
     p.add_argument("--max-seconds", type=positive(float), default=None,
-                   help="wall-clock budget of this invocation (default 300 when no --epochs/--steps)")
+                   help="wall-clock budget of this invocation (default: 300 for a new run without "
+                        "--epochs/--steps; on --resume, what is left of the run's limits)")
     p.add_argument("--seed", type=at_least(0), default=None, help="one seed (>= 0) reproduces a run (default 0)")
     p.add_argument("--subset", type=positive(int), default=None, help="train on the first N examples only")
     p.add_argument("--device", default=None, choices=backend.DEVICES, help="cpu (NumPy) or gpu (CuPy)")
@@ -809,7 +842,7 @@ def build_parser():
 def config_from_args(args, parser) -> Config:
     """Fill a Config from the command line, the arch's recipe, and Config's defaults."""
     c = Config()
-    c.data = args.data or "mnist"
+    c.data = "mnist" if args.data is None else args.data  # "" (an unset $DATA) is no choice: refused below
     known = IMAGE_DATA + toy_datasets()
     if c.data not in known:
         parser.error(f"unknown --data {c.data!r}; choose one of: {', '.join(known)}")
@@ -818,7 +851,7 @@ def config_from_args(args, parser) -> Config:
     if args.data_dir == "":  # an unset shell variable, most likely: not "the shipped MNIST"
         parser.error("--data-dir is empty; name the directory of the IDX files")
     c.data_dir = str(Path(args.data_dir).resolve()) if args.data_dir else None  # resumable from anywhere
-    c.arch = args.arch or ("default" if c.data in IMAGE_DATA else "toy")
+    c.arch = args.arch if args.arch is not None else "default" if c.data in IMAGE_DATA else "toy"
     if c.arch not in models.ARCHS:
         parser.error(f"unknown --arch {c.arch!r}; choose one of: {', '.join(models.ARCHS)}")
     if c.arch == "toy" and c.data in IMAGE_DATA:
@@ -849,8 +882,8 @@ def explicit_settings(args) -> dict:
 @command("python -m tinygan.train",
          interrupted="a checkpoint is only ever replaced whole, so any written before is intact")
 def main(argv=None) -> int:
-    """The command line.  A first Ctrl-C (or a SIGTERM) stops training at the next step and
-    saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
+    """The command line.  A first Ctrl-C (or a SIGTERM or SIGHUP) stops training at the next
+    step and saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
     with contextlib.ExitStack() as held:  # the run directory, held until the command ends
         return train_command(argv, held)
 
@@ -906,8 +939,8 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         which = (f"the limits given ({describe_limits(dict(steps=max_steps, epochs=max_epochs))})"
                  if limits_given(args) else f"the limits it was last given ({describe_limits(trainer.limits)})")
         print(f"tinygan: {out} has already reached {which}: it is at step {trainer.step}, with "
-              f"{trainer.epoch} epoch(s) done; to train it further, give --steps, --epochs or "
-              f"--max-seconds beyond that")
+              f"{trainer.epoch} epoch(s) done; to train it further, give --steps or --epochs beyond "
+              f"that, or --max-seconds (a budget for that invocation)")
         return 0
     trainer.limits = {"steps": max_steps, "epochs": max_epochs,
                       "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
@@ -930,8 +963,9 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
             raise Stopped(signum)
         stop_flag["stop"], stop_flag["signal"] = True, signum
 
-    # SIGTERM and SIGHUP too (`kill`, `timeout`, a scheduler, a closed terminal): they save like Ctrl-C
-    previous = {sig: signal.signal(sig, on_stop_signal) for sig in (signal.SIGINT, *STOP_SIGNALS)}
+    # SIGTERM and SIGHUP too (`kill`, `timeout`, a scheduler, a closed terminal): they save like
+    # Ctrl-C, unless ignored from the start (`nohup`: then a closed terminal does not stop the run)
+    previous = catch_signals(on_stop_signal, (signal.SIGINT, *STOP_SIGNALS))
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
     identity = checkpoint.folder_identity(out)  # config.json is in it: the folder is there
@@ -939,8 +973,8 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
     if device == "cpu" and (backend.blas_threads() or 1) > 1:
         slowdown = (SlowdownWatch(), lambda best, now: (
             f"tinygan: training slowed from {best:.0f} to {now:.0f} steps/s. If other work is using the CPU, "
-            f"one BLAS thread is often much faster then: Ctrl-C, then python -m tinygan.train --resume "
-            f"--out {shell_quoted(out)} --threads 1"))
+            f"one BLAS thread is often much faster then: Ctrl-C, then {resume_command(out, args, device)} "
+            f"--threads 1"))
     try:
         # NumPy's overflow warnings would print source lines before the one line that says
         # what happened: `run` checks the losses and weights for non-finite values itself
@@ -970,25 +1004,31 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
     print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}")
     if reason == "interrupted":
-        # the evaluation options hold for one invocation, so the command repeats them
-        evaluation = (" --no-eval" if args.no_eval else
-                      f" --eval-samples {args.eval_samples}" if args.eval_samples != EVAL_SAMPLES else "")
-        print(f"resume with: python -m tinygan.train --resume --out {shell_quoted(out)}{evaluation}   "
+        print(f"resume with: {resume_command(out, args, device)}   "
               f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
         return 128 + stop_signal
-    if stop_flag["stop"]:  # the signal came while the last checkpoint and figures were written
+    evaluating = not args.no_eval and scored_as_digits(config)
+    if stop_flag["stop"] and evaluating:  # the signal came while the last checkpoint and figures were written
         print(f"{signal_name(stop_signal)} after training: the evaluation is skipped; run it with "
               f"{evaluate_command(out, args.eval_samples)}")
         return 128 + stop_signal
-    if args.no_eval:
-        pass
-    elif not scored_as_digits(config):
+    # a signal now, with no evaluation to come, found the run's work done: it ends as if none came
+    if evaluating:
+        return final_evaluation(trainer, out, args.eval_samples, identity)
+    if not args.no_eval:
         print(f"no evaluation: tinygan's evaluator scores MNIST digits, and this run reads "
               f"{config.data_dir or config.data}")
-    else:
-        return final_evaluation(trainer, out, args.eval_samples, identity)
     print(f"samples: {out / 'samples.png'}   curves: {out / 'curves.png'}")
     return 0
+
+
+def resume_command(out: Path, args, device: str) -> str:
+    """The command that resumes the run in ``out`` as this invocation ran it: the options
+    that hold for one invocation only (the evaluation's, the device) are repeated."""
+    evaluation = (" --no-eval" if args.no_eval else
+                  f" --eval-samples {args.eval_samples}" if args.eval_samples != EVAL_SAMPLES else "")
+    on = f" --device {device}" if device != "cpu" else ""  # else a GPU run would resume on the CPU
+    return f"python -m tinygan.train --resume --out {shell_quoted(out)}{evaluation}{on}"
 
 
 def evaluate_command(out: Path, n: int) -> str:
@@ -1072,8 +1112,9 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
     Two commands started together would otherwise write into one folder, each replacing
     the other's files, and both would say they succeeded.  The lock is
     :func:`checkpoint.lock_directory`'s, taken before the folder's files are looked at.
-    A ``new`` run makes the folder (and removes it again if the command ends before
-    writing anything into it) and needs one without another run's files
+    A ``new`` run makes the folder, and the folders above it that are missing (and removes
+    them again if the command ends before writing anything into them), and needs one
+    without another run's files
     (:func:`new_run_problem`); a resumed run's folder must exist, or there is nothing to
     hold (its checkpoint then fails to load, and says so).  Where the folder is taken, a
     ``numbered`` one (a default name, chosen by the clock to the second) moves on to
@@ -1083,7 +1124,7 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
         path = out if number == 1 else out.with_name(f"{out.name}-{number}")
         if not new and not path.is_dir():
             return path
-        made = not path.exists()
+        made = list(itertools.takewhile(lambda folder: not folder.exists(), [path, *path.parents]))  # deepest first
         path.mkdir(parents=True, exist_ok=True)
         release = checkpoint.lock_directory(path)
         if release is None:  # another process made or holds it: it is not ours to remove
@@ -1097,8 +1138,8 @@ def hold_run_directory(out: Path, held: contextlib.ExitStack, new: bool, numbere
                     print(f"tinygan: {path} holds a run that stopped before its first checkpoint; "
                           f"this run replaces its files")
                 held.callback(release)
-                if made:  # callbacks run last first: removed while still held
-                    held.callback(remove_if_empty, path)
+                for folder in reversed(made):  # callbacks run last first: path, then up, while still held
+                    held.callback(remove_if_empty, folder)
                 return path
             release()
         if not numbered:
