@@ -2375,6 +2375,40 @@ def test_a_resume_refuses_counters_clocks_and_orders_no_run_can_have(tmp_path, k
     assert str(error.value).startswith("ckpt") and message in str(error.value)
 
 
+@pytest.mark.parametrize("damage", ["opt_d_t", "g_rng", "d_rng", "cursor", "limits", "perm", "G_ema_params"])
+def test_a_refused_checkpoint_leaves_the_trainer_as_it_was(tmp_path, damage):
+    """load_state put the arrays in before it checked the counters and the generators'
+    states, so a refused checkpoint left a trainer half loaded: a library user who caught
+    the error trained on a mixture.  The random generators can only be checked by setting
+    them (``g_rng`` is set after two that are fine)."""
+    done = small_trainer(arch="default", d_steps=2)  # dropout: D has generator states too
+    for _ in range(3):
+        done.train_step()
+    done.save(tmp_path / "checkpoint.npz")
+    arrays, meta = checkpoint.load(tmp_path / "checkpoint.npz")
+    if damage == "perm":
+        arrays["perm"] = arrays["perm"][::-1].copy()
+        arrays["perm"][0] = arrays["perm"][1]
+    elif damage == "G_ema_params":  # the last network's weights: G's and D's come before them
+        arrays["G_ema_params"] = arrays["G_ema_params"][:-1]
+    elif damage == "limits":
+        meta["limits"] = {"steps": -1}
+    elif damage == "cursor":
+        meta["cursor"] = 10 ** 6
+    elif damage.endswith("rng"):
+        meta[damage] = meta[damage][:-1] if damage == "d_rng" else [{"state": "no state"}]
+    else:
+        meta[damage] = -1
+    fresh = small_trainer(arch="default", d_steps=2)
+    meta_before = fresh.state_meta()
+    arrays_before = {name: array.copy() for name, array in fresh.state_arrays().items()}  # not views of the buffers
+    with pytest.raises(checkpoint.CheckpointError):
+        fresh.load_state(arrays, meta, "ckpt")
+    assert fresh.state_meta() == meta_before
+    for name, array in fresh.state_arrays().items():
+        np.testing.assert_array_equal(array, arrays_before[name], err_msg=name)
+
+
 def test_an_epoch_of_whole_batches_visits_every_example():
     """96 examples in batches of 32: the three batches of an epoch are its order cut in three."""
     trainer = small_trainer(n=96, arch="seed", ema=0.0)

@@ -287,16 +287,22 @@ class Trainer:
         return generate(self.sampling_generator(), self.config, n, seed)
 
     # --- checkpoints ---------------------------------------------------------
-    def state_arrays(self) -> dict:
-        """The checkpoint's arrays (name -> host array): networks, optimizers, data order."""
-        arrays = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
-                  "D_params": self.D.flat_params, "D_state": self.D.flat_state, "perm": self.perm}
+    def state_buffers(self) -> dict:
+        """The arrays a checkpoint holds besides the data order, by name, as the trainer
+        keeps them: :meth:`state_arrays` saves them and :meth:`load_state` fills them in,
+        so the two read one list and cannot disagree (a bitwise resume rests on that)."""
+        buffers = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
+                   "D_params": self.D.flat_params, "D_state": self.D.flat_state}
         if self.G_ema is not None:
-            arrays["G_ema_params"] = self.G_ema.flat_params
+            buffers["G_ema_params"] = self.G_ema.flat_params
         for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
             for key in opt.state_names:
-                arrays[f"{name}_{key}"] = getattr(opt, key)
-        return {k: to_numpy(v) for k, v in arrays.items()}
+                buffers[f"{name}_{key}"] = getattr(opt, key)
+        return buffers
+
+    def state_arrays(self) -> dict:
+        """The checkpoint's arrays (name -> host array): networks, optimizers, data order."""
+        return {k: to_numpy(v) for k, v in {**self.state_buffers(), "perm": self.perm}.items()}
 
     def state_meta(self) -> dict:
         """The checkpoint's JSON part: config, counters, RNG states, clock and limits."""
@@ -326,7 +332,14 @@ class Trainer:
         checkpoint.save(path, arrays, self.state_meta())
 
     def load_state(self, arrays: dict, meta: dict, path="checkpoint"):
-        """Put a checkpoint's state into this trainer (built from the same config)."""
+        """Put a checkpoint's state into this trainer (built from the same config).
+
+        Everything is checked before anything is put in, so a refused checkpoint
+        (``checkpoint.CheckpointError``) leaves the trainer as it was.
+        """
+        def damaged(what):
+            return checkpoint.CheckpointError(f"{path} holds a damaged training state ({what})")
+
         stored_data = meta.get("data_sha256")  # absent from checkpoints before it was kept
         if stored_data is not None and not (isinstance(stored_data, str) and len(stored_data) == 64):
             raise checkpoint.CheckpointError(f"{path} holds a damaged data fingerprint ({stored_data!r:.70})")
@@ -334,16 +347,11 @@ class Trainer:
             raise checkpoint.CheckpointError(
                 f"{path} was trained on other data than {self.config.data_dir} holds now (their SHA-256 "
                 f"differ), so a resume would not continue the same run")
-        targets = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
-                   "D_params": self.D.flat_params, "D_state": self.D.flat_state}
-        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            for key in opt.state_names:
-                targets[f"{name}_{key}"] = getattr(opt, key)
-        if self.G_ema is not None:
-            targets["G_ema_params"] = self.G_ema.flat_params
-        for name, dst in targets.items():
+        buffers = self.state_buffers()
+        for name in (*buffers, "perm"):
             if name not in arrays:
                 raise checkpoint.CheckpointError(f"{path} lacks {name!r}; it was not written by this trainer")
+        for name, dst in buffers.items():
             if arrays[name].shape != tuple(dst.shape):
                 raise checkpoint.CheckpointError(
                     f"{path}: {name} has shape {arrays[name].shape}, this model needs {tuple(dst.shape)}")
@@ -353,48 +361,52 @@ class Trainer:
                 raise checkpoint.CheckpointError(f"{path}: {name} holds values that are not finite numbers")
             if name.endswith(("_v_sum", "_square_avg")) and (arrays[name] < 0).any():  # sums of squares
                 raise checkpoint.CheckpointError(f"{path}: {name} holds negative values, which a sum of squares cannot")
-            dst[...] = xp.asarray(arrays[name])
-        if "perm" not in arrays:
-            raise checkpoint.CheckpointError(f"{path} lacks 'perm'; it was not written by this trainer")
-        if arrays["perm"].shape != (self.n,):
-            raise checkpoint.CheckpointError(f"{path} was trained on {arrays['perm'].shape[0]} examples, "
-                                             f"this data set has {self.n}")
         perm = arrays["perm"]
+        if perm.shape != (self.n,):
+            raise checkpoint.CheckpointError(f"{path} was trained on {perm.shape[0]} examples, "
+                                             f"this data set has {self.n}")
         if not np.issubdtype(perm.dtype, np.integer) or not np.array_equal(np.sort(perm), np.arange(self.n)):
             raise checkpoint.CheckpointError(f"{path}: 'perm' is not an order of the {self.n} examples")
-        self.perm = xp.asarray(arrays["perm"])
         try:
             counters = {name: meta[name] for name in ("step", "epoch", "cursor", "opt_g_t", "opt_d_t")}
-            for name, value in counters.items():
-                # 2**53: beyond it a count is no longer exact as a float (Adam's β**t takes it as one)
-                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 53:
-                    raise ValueError(f"{name} = {value!r:.40}{'...' if len(repr(value)) > 40 else ''}")
-            if counters["cursor"] + self.config.d_steps > self.batches_per_epoch:
-                raise ValueError(f"cursor = {counters['cursor']}: past the epoch's {self.batches_per_epoch} batches")
-            self.step, self.epoch, self.cursor = counters["step"], counters["epoch"], counters["cursor"]
-            self.opt_g.t, self.opt_d.t = counters["opt_g_t"], counters["opt_d_t"]
-            self.rng.set_state(meta["rng"])
-            self.D.set_rng_states(meta["d_rng"])
-            self.G.set_rng_states(meta["g_rng"])
+            rng_states = meta["rng"], meta["d_rng"], meta["g_rng"]
         except KeyError as err:
             raise checkpoint.CheckpointError(f"{path} lacks {err}; it was not written by this trainer") from None
-        except (TypeError, ValueError, OverflowError) as err:  # Overflow: a generator state past 128 bits
-            raise checkpoint.CheckpointError(f"{path} holds a damaged training state ({err})") from None
+        for name, value in counters.items():
+            # 2**53: beyond it a count is no longer exact as a float (Adam's β**t takes it as one)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 53:
+                raise damaged(f"{name} = {value!r:.40}{'...' if len(repr(value)) > 40 else ''}")
+        if counters["cursor"] + self.config.d_steps > self.batches_per_epoch:
+            raise damaged(f"cursor = {counters['cursor']}: past the epoch's {self.batches_per_epoch} batches")
         seconds = meta.get("seconds", 0.0)  # absent from checkpoints before it was kept
         if not finite_number(seconds) or seconds < 0:
-            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (seconds = {seconds!r})")
-        self.seconds = float(seconds)
+            raise damaged(f"seconds = {seconds!r}")
         limits = meta.get("limits")  # likewise
-        def limit_ok(value):
-            return value is None or finite_number(value) and value >= 0
-
-        if limits is not None and not (isinstance(limits, dict)
-                                       and all(limit_ok(limits.get(k)) for k in ("steps", "epochs", "seconds"))):
-            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (limits = {limits!r})")
-        self.limits = limits
+        if limits is not None and not (isinstance(limits, dict) and all(
+                value is None or finite_number(value) and value >= 0
+                for value in (limits.get(k) for k in ("steps", "epochs", "seconds")))):
+            raise damaged(f"limits = {limits!r}")
         threads = meta.get("blas_threads")  # likewise; None also where the BLAS's count is unknown
         if threads is not None and not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
-            raise checkpoint.CheckpointError(f"{path} holds a damaged training state (blas_threads = {threads!r})")
+            raise damaged(f"blas_threads = {threads!r}")
+        # The generators' states can only be checked by setting them: where one is refused,
+        # those already set are put back
+        before = self.rng.get_state(), self.D.get_rng_states(), self.G.get_rng_states()
+        try:
+            self.rng.set_state(rng_states[0])
+            self.D.set_rng_states(rng_states[1])
+            self.G.set_rng_states(rng_states[2])
+        except (TypeError, ValueError, OverflowError) as err:  # Overflow: a generator state past 128 bits
+            self.rng.set_state(before[0])
+            self.D.set_rng_states(before[1])
+            self.G.set_rng_states(before[2])
+            raise damaged(err) from None
+        for name, dst in buffers.items():
+            dst[...] = xp.asarray(arrays[name])
+        self.perm = xp.asarray(perm)
+        self.step, self.epoch, self.cursor = counters["step"], counters["epoch"], counters["cursor"]
+        self.opt_g.t, self.opt_d.t = counters["opt_g_t"], counters["opt_d_t"]
+        self.seconds, self.limits = float(seconds), limits
 
 
 def finite_number(value) -> bool:
