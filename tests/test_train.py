@@ -1817,8 +1817,8 @@ def test_max_seconds_counts_this_invocation_only(tmp_path, capsys, monkeypatch):
 # ----------------------------------------------------------------------------- the small pieces
 
 def test_durations_read_as_minutes_and_zero_padded_seconds():
-    assert [train.fmt_duration(s) for s in (-3, 0, 5, 59.9, 60, 65, 3600)] == [
-        "0s", "0s", "5s", "59s", "1m00s", "1m05s", "60m00s"]
+    assert [train.fmt_duration(s) for s in (-3, 0, 5, 59.9, 60, 65, 3599, 3600, 7380)] == [
+        "0s", "0s", "5s", "59s", "1m00s", "1m05s", "59m59s", "1h00m", "2h03m"]
     assert train.fmt_duration(1e300) == "1.16e+295 days"  # --max-seconds 1e300: not 300 digits
 
 
@@ -2269,7 +2269,7 @@ def test_a_time_limit_alone_replaces_the_default_budget(tmp_path, capsys, monkey
 
 
 def test_durations_from_100_hours_read_in_days():
-    assert train.fmt_duration(100 * 3600 - 1) == "5999m59s"
+    assert train.fmt_duration(100 * 3600 - 1) == "99h59m"  # hours read as minutes (5999m59s) before
     assert train.fmt_duration(100 * 3600) == "4.17 days"
 
 

@@ -50,7 +50,7 @@ IDX_DTYPES = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
-_CODES = {dt.newbyteorder(">") if dt.itemsize > 1 else dt: code for code, dt in IDX_DTYPES.items()}
+_CODES = {dt: code for code, dt in IDX_DTYPES.items()}
 
 # file stems of the four IDX files, as on LeCun's page; a ".gz" suffix is optional
 FILE_STEMS = {
@@ -149,10 +149,10 @@ def write_idx(path, array) -> Path:
     """
     path = Path(path)
     array = np.asarray(array)
-    key = array.dtype.newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    key = array.dtype.newbyteorder(">")  # IDX is big-endian (a 1-byte dtype has no order: unchanged)
     if key not in _CODES:
         raise ValueError(f"IDX cannot store dtype {array.dtype}; use one of: "
-                         f"{', '.join(str(dt) for dt in IDX_DTYPES.values())}")
+                         f"{', '.join(dt.name for dt in IDX_DTYPES.values())}")
     if array.ndim == 0:
         raise ValueError("IDX needs at least 1 dimension, got a 0-d array")
     header = bytes([0, 0, _CODES[key], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()

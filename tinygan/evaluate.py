@@ -377,7 +377,7 @@ def get_samples(args):
     if args.samples is not None:
         return load_samples_file(args.samples), args.samples
     if args.run is not None:
-        from . import checkpoint, sample, train
+        from . import sample, train  # only --run needs them
 
         try:
             G, config = sample.load_generator(args.run)

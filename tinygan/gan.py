@@ -21,6 +21,7 @@ which draws a fresh noise minibatch for the generator step; the other is that ea
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import losses
 from .nn import sigmoid
@@ -41,10 +42,20 @@ class StepStats:
     d_fake: object  # mean D(G(z)) before the generator step
 
 
-def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0):
+class DiscriminatorStep(NamedTuple):
+    """What :func:`discriminator_step` returns (a tuple, so it also unpacks in this order)."""
+
+    loss_d: object
+    d_real: object  # mean D(x)
+    d_fake: object  # mean D(G(z))
+    fake: object  # G(z): (batch, data_dim), which the generator step reuses ...
+    g_caches: list  # ... with G's caches from the same forward pass
+
+
+def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0) -> DiscriminatorStep:
     """One update of D on a real batch and a fake batch made from noise ``z``.
 
-    x_real: (batch, data_dim); z: (batch, z_dim).  Returns
+    x_real: (batch, data_dim); z: (batch, z_dim).  Returns a :class:`DiscriminatorStep`,
     ``(loss_d, d_real, d_fake, fake, g_caches)``; the last two let the generator step
     reuse this fake batch.
     """
@@ -56,7 +67,7 @@ def discriminator_step(G, D, opt_d, x_real, z, real_target: float = 1.0):
     D.backward(dreal, real_caches, input_grad=False, accumulate=False)  # writes flat_grads
     D.backward(dfake, fake_caches, input_grad=False)  # adds to them
     opt_d.step()
-    return loss_d, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean(), fake, g_caches
+    return DiscriminatorStep(loss_d, sigmoid(real_logits).mean(), sigmoid(fake_logits).mean(), fake, g_caches)
 
 
 def generator_step(G, D, opt_g, fake, g_caches, loss: str = "nonsaturating"):
@@ -88,10 +99,9 @@ def train_step(G, D, opt_g, opt_d, real_batches, noise, d_steps: int = 1,
     if loss not in losses.LOSSES:  # before D's steps, which the generator step's check would follow
         raise ValueError(f"unknown generator loss {loss!r}; choose one of: {', '.join(losses.LOSSES)}")
     for _ in range(d_steps):
-        loss_d, d_real, d_fake, fake, g_caches = discriminator_step(
-            G, D, opt_d, real_batches(), noise(), real_target)
-    loss_g = generator_step(G, D, opt_g, fake, g_caches, loss)
-    return StepStats(loss_d, loss_g, d_real, d_fake)
+        d_step = discriminator_step(G, D, opt_d, real_batches(), noise(), real_target)
+    loss_g = generator_step(G, D, opt_g, d_step.fake, d_step.g_caches, loss)  # the last D step's fake batch
+    return StepStats(d_step.loss_d, loss_g, d_step.d_real, d_step.d_fake)
 
 
 def ema_update(target, source, decay: float):
@@ -107,4 +117,4 @@ def ema_update(target, source, decay: float):
     return target
 
 
-__all__ = ["StepStats", "discriminator_step", "generator_step", "train_step", "ema_update"]
+__all__ = ["StepStats", "DiscriminatorStep", "discriminator_step", "generator_step", "train_step", "ema_update"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import backend, checkpoint
+from . import backend, checkpoint, nn
 from .backend import Random, to_numpy, xp
 from .cli import ArgumentParser, at_least, command, describe_os_error, output_problem, path_text, positive
 from .train import Config, Progress, data_label, save_samples_figure
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         G, config = load_generator(args.run)
     except (backend.BackendError, checkpoint.CheckpointError) as err:
         p.fail(str(err))
-    data_dim = G(xp.zeros((1, config.z_dim), dtype=G.dtype)).shape[1]
+    data_dim = [layer for layer in G.layers if isinstance(layer, nn.Dense)][-1].n_out  # G's last product
     need, limit = n * data_dim * 4, memory_limit()
     if limit is not None and need > limit[0]:  # refused now, not after minutes of swapping (or a kill)
         p.fail(f"--n {n:,} samples need {need / 2**30:.1f} GiB, more than {limit[1]} {limit[0] / 2**30:.1f} GiB")
@@ -156,10 +156,15 @@ def main(argv=None) -> int:
             images = interpolate(G, config, rows, cols, seed=args.seed)
             save_samples_figure(images, out, f"{data_label(config)} · {rows} latent walks, left to right", cols=cols)
         else:
-            progress = Progress(sys.stderr) if n >= 100_000 else None  # a few seconds or more
-            samples = generate(G, config, n, args.seed, progress=progress and (
-                lambda done, total: progress.update(f"drawing samples: {done:,} / {total:,}", force=done == total)))
-            if progress:
+            report = None
+            if n >= 100_000:  # a few seconds or more: a progress line on standard error
+                progress = Progress(sys.stderr)
+
+                def report(done, total):
+                    progress.update(f"drawing samples: {done:,} / {total:,}", force=done == total)
+
+            samples = generate(G, config, n, args.seed, progress=report)
+            if report:
                 progress.close()
             if kind == ".npy":
                 with checkpoint.atomic_write(out) as f:  # whole or not at all: a full disk keeps the old file

@@ -324,9 +324,12 @@ class Trainer:
         arrays = self.state_arrays()
         for name, array in arrays.items():
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
-                what = (f"{name.removesuffix('_params')}'s weights are" if name.endswith("_params") else
-                        f"{name[4].upper()}'s optimizer state ({name}) is" if name.startswith("opt_") else
-                        f"{name[0]}'s running statistics ({name}) is")
+                if name.endswith("_params"):  # G_params, D_params, G_ema_params
+                    what = f"{name.removesuffix('_params')}'s weights are"
+                elif name.startswith("opt_"):  # opt_g_m_sum: G's optimizer
+                    what = f"{name[4].upper()}'s optimizer state ({name}) is"
+                else:  # G_state, D_state: BatchNorm's running statistics
+                    what = f"{name[0]}'s running statistics ({name}) is"
                 raise TrainingError(f"{what} no longer finite at step {self.step}; "
                                     f"training stopped and {last_checkpoint(path)}. {SMALLER_LR}")
         checkpoint.save(path, arrays, self.state_meta())
@@ -633,9 +636,12 @@ class SlowdownWatch:
 
 
 def fmt_duration(seconds: float) -> str:
+    """An ETA in words: ``"45s"``, ``"4m05s"``, ``"2h03m"``, ``"4.17 days"``."""
     if seconds >= 100 * 3600:  # --max-seconds 1e300 would print 300 digits
         return f"{seconds / 86400:.3g} days"
     seconds = int(max(seconds, 0))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
