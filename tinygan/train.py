@@ -651,6 +651,52 @@ def count_limit_reached(trainer: Trainer, max_steps=None, max_epochs=None) -> bo
             or max_epochs is not None and trainer.epoch >= max_epochs)
 
 
+class MetricsLog:
+    """The run's ``metrics.jsonl``: the means of each step's four numbers over a stretch of
+    steps, one JSON line per stretch.
+
+    ``add`` after every step; ``flush`` ends a stretch: it checks the means are finite,
+    appends them as a record and returns it.  ``records`` holds every record so far (the
+    curves are drawn from them).  A resumed run first drops the lines past its checkpoint.
+    """
+
+    NAMES = ("loss_d", "loss_g", "d_real", "d_fake")
+    SHOWN = ("loss_D", "loss_G", "mean D(x)", "mean D(G(z))")  # in messages, as the progress line says them
+
+    def __init__(self, path: Path, up_to_step: int):
+        self.path = path
+        self.records = read_metrics(path, up_to_step)
+        write_text_atomically(path, "".join(json.dumps(r) + "\n" for r in self.records))
+        self.sums, self.count = None, 0
+
+    def add(self, stats: gan.StepStats):
+        values = (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)
+        # summed where they are (0-d arrays on a GPU): a float() per step would make the
+        # CPU wait for the GPU at every step (lesson 11)
+        self.sums = list(values) if self.sums is None else [s + v for s, v in zip(self.sums, values)]
+        self.count += 1
+
+    def flush(self, step: int, epochs_done: int, seconds: float, before_writing, checkpoint_path) -> dict | None:
+        """Append the means since the last flush; returns the record, or None where no step
+        was added since.  ``before_writing()`` runs just before the file is touched.
+        Raises ``TrainingError`` on a mean that is not finite, naming ``checkpoint_path``."""
+        if not self.count:
+            return None
+        values = [float(v) / self.count for v in self.sums]
+        for name, value in zip(self.SHOWN, values):
+            if not math.isfinite(value):
+                raise TrainingError(f"{name} became {value} near step {step}; training stopped, "
+                                    f"and {last_checkpoint(checkpoint_path)}. {SMALLER_LR}")
+        # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
+        record = dict(zip(self.NAMES, values), step=step, epochs_done=epochs_done, seconds=round(seconds, 2))
+        self.records.append(record)
+        before_writing()
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.sums, self.count = None, 0
+        return record
+
+
 def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_seconds=None, log_every=100,
         progress: Progress | None = None, stop_flag=None, real_for_plots=None,
         slowdown: tuple | None = None, identity=None) -> str:
@@ -671,13 +717,13 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
     stop_flag = stop_flag or {"stop": False}
     (out / "samples").mkdir(parents=True, exist_ok=True)
     identity = identity or checkpoint.folder_identity(out)
-    metrics_path = out / "metrics.jsonl"
-    records = read_metrics(metrics_path, up_to_step=trainer.step)  # a resumed run drops later lines
-    write_text_atomically(metrics_path, "".join(json.dumps(r) + "\n" for r in records))
+    metrics = MetricsLog(out / "metrics.jsonl", up_to_step=trainer.step)
     ckpt = out / "checkpoint.npz"
     start, start_step, seconds_before = time.monotonic(), trainer.step, trainer.seconds
-    sums, count = None, 0
-    reason = "done"
+    latest_record = {}  # what the progress line shows: the last record written
+
+    def seconds_trained():
+        return seconds_before + time.monotonic() - start  # the clock a resumed run continues
 
     def limit_reached():
         if count_limit_reached(trainer, max_steps, max_epochs):
@@ -692,44 +738,21 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         if not checkpoint.is_the_folder(out, identity):
             raise FileNotFoundError(errno.ENOENT, "the run directory was moved or removed", str(out))
 
-    def flush_metrics():
-        nonlocal sums, count
-        if not count:
-            return None
-        values = [float(v) / count for v in sums]
-        for name, value in zip(("loss_D", "loss_G", "mean D(x)", "mean D(G(z))"), values):
-            if not math.isfinite(value):
-                raise TrainingError(f"{name} became {value} near step {trainer.step}; training stopped, "
-                                    f"and {last_checkpoint(ckpt)}. {SMALLER_LR}")
-        # epochs_done, not "epoch": the progress line names the epoch in progress (from 1)
-        record = dict(zip(("loss_d", "loss_g", "d_real", "d_fake"), values), step=trainer.step,
-                      epochs_done=trainer.epoch, seconds=round(seconds_before + time.monotonic() - start, 2))
-        records.append(record)
-        check_the_folder_is_still_there()
-        with metrics_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-        sums, count = None, 0
-        return record
+    def log_metrics():
+        nonlocal latest_record
+        record = metrics.flush(trainer.step, trainer.epoch, seconds_trained(), check_the_folder_is_still_there, ckpt)
+        latest_record = record or latest_record
 
-    def end_of_epoch_outputs(label):
-        """Flush the metrics, save, draw the grid and curves; returns the metrics record."""
-        record = flush_metrics()
-        save_checkpoint()
-        draw_figures(out / "samples" / f"{label}.png", f"{data_label(trainer.config)} · {label} · step {trainer.step}")
-        return record
+    def save_checkpoint():
+        check_the_folder_is_still_there()
+        trainer.seconds = seconds_trained()
+        trainer.save(ckpt)
 
     def draw_figures(samples_path, title):
         check_the_folder_is_still_there()
         samples = to_numpy(trainer.sampling_generator()(trainer.fixed_noise))
         save_samples_figure(samples, samples_path, title, real_for_plots)
-        save_curves(records, out / "curves.png")
-
-    def save_checkpoint():
-        check_the_folder_is_still_there()
-        trainer.seconds = seconds_before + time.monotonic() - start  # the clock a resumed run continues
-        trainer.save(ckpt)
-
-    latest_record = {}
+        save_curves(metrics.records, out / "curves.png")
 
     def report_progress(force=False):
         elapsed = time.monotonic() - start
@@ -746,20 +769,21 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
 
     while (reason := limit_reached()) is None:
         step_start = time.monotonic()
-        stats = trainer.train_step()
+        metrics.add(trainer.train_step())
         step_seconds = time.monotonic() - step_start
-        values = (stats.loss_d, stats.loss_g, stats.d_real, stats.d_fake)
-        sums = list(values) if sums is None else [s + v for s, v in zip(sums, values)]
-        count += 1
         if trainer.step % log_every == 0:
-            latest_record = flush_metrics() or latest_record
+            log_metrics()
         if trainer.epoch_done():
             trainer.start_next_epoch()
-            latest_record = end_of_epoch_outputs(f"epoch_{trainer.epoch:03d}") or latest_record
+            log_metrics()
+            save_checkpoint()
+            label = f"epoch_{trainer.epoch:03d}"
+            draw_figures(out / "samples" / f"{label}.png",
+                         f"{data_label(trainer.config)} · {label} · step {trainer.step}")
         if slowdown and slowdown[0].tick(step_seconds):
             progress.note(slowdown[1](*slowdown[0].rates))
         report_progress()
-    latest_record = flush_metrics() or latest_record
+    log_metrics()
     save_checkpoint()
     report_progress(force=True)
     progress.close()
