@@ -1041,6 +1041,14 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
+    return end_of_run(trainer, out, reason, stop_flag, args, device, identity)
+
+
+def end_of_run(trainer: Trainer, out: Path, reason: str, stop_flag: dict, args, device: str, identity) -> int:
+    """What the command says and does once :func:`run` has returned ``reason``: how to
+    resume, or the final evaluation; returns the exit code."""
+    config = trainer.config
+    ckpt = out / "checkpoint.npz"
     stop_signal = stop_flag["signal"] or signal.SIGINT  # what set the stop flag, if anything did
     done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
