@@ -9,10 +9,10 @@ The discriminator outputs a logit ``a``; its probability that the input is real 
 
 The right-hand form never exponentiates a large positive number, so it is accurate to
 rounding and finite for logits of any size in float32, where ``log(sigmoid(a))`` would
-give ``log(0) = −inf`` once ``σ(a)`` rounds to 0.  (``bce_with_logits`` writes its loss
-as ``softplus(a) − t·a``, which cancels for ``t = 1`` and large ``a``: at ``a = 20``
-float32 gives 0 for the true 2e-9.  The GAN losses use ``softplus(−a)`` there instead.)  The derivatives are just as simple:
-``d softplus(a)/da = σ(a)``.
+give ``log(0) = −inf`` once ``σ(a)`` rounds to 0.  The derivatives are just as simple:
+``d softplus(a)/da = σ(a)``.  (``bce_with_logits`` writes its loss as
+``softplus(a) − t·a``, which cancels for ``t = 1`` and large ``a``: at ``a = 20``
+float32 gives 0 for the true 2e-9.  The GAN losses use ``softplus(−a)`` there instead.)
 
 Every loss is a mean over the batch, and every gradient is ``∂loss/∂logits`` with the
 ``1/N`` of that mean included, ready to feed into ``Sequential.backward``.
