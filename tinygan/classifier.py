@@ -247,7 +247,7 @@ def main(argv=None) -> int:
 
     try:
         net, acc = train(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    except (DataError, FileNotFoundError) as err:  # the shipped MNIST, missing or damaged
+    except (DataError, OSError) as err:  # the shipped MNIST, missing, unreadable or damaged
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
     minutes = (time.time() - start) / 60

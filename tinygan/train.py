@@ -289,8 +289,9 @@ class Trainer:
     # --- checkpoints ---------------------------------------------------------
     def state_buffers(self) -> dict:
         """The arrays a checkpoint holds besides the data order, by name, as the trainer
-        keeps them: :meth:`state_arrays` saves them and :meth:`load_state` fills them in,
-        so the two read one list and cannot disagree (a bitwise resume rests on that)."""
+        keeps them: :meth:`state_arrays` copies them out for :meth:`save`, and
+        :meth:`load_state` fills them in, so the two read one list and cannot disagree (a
+        bitwise resume rests on that)."""
         buffers = {"G_params": self.G.flat_params, "G_state": self.G.flat_state,
                    "D_params": self.D.flat_params, "D_state": self.D.flat_state}
         if self.G_ema is not None:
@@ -399,10 +400,12 @@ class Trainer:
             self.rng.set_state(rng_states[0])
             self.D.set_rng_states(rng_states[1])
             self.G.set_rng_states(rng_states[2])
-        except (TypeError, ValueError, OverflowError) as err:  # Overflow: a generator state past 128 bits
+        except (KeyError, TypeError, ValueError, OverflowError) as err:  # Overflow: a state past 128 bits
             self.rng.set_state(before[0])
             self.D.set_rng_states(before[1])
             self.G.set_rng_states(before[2])
+            if isinstance(err, KeyError):  # a generator's state without its "state" or "inc"
+                raise checkpoint.CheckpointError(f"{path} lacks {err}; it was not written by this trainer") from None
             raise damaged(err) from None
         for name, dst in buffers.items():
             dst[...] = xp.asarray(arrays[name])
@@ -413,12 +416,15 @@ class Trainer:
 
 
 def finite_number(value) -> bool:
-    """Whether a value read from JSON is a finite number (not a bool).  An int counts up to
-    2**53, where floats stop holding every integer: ``math.isfinite`` of a larger one
-    raises OverflowError."""
+    """Whether a value read from JSON is a finite number (not a bool).  An int past the
+    range of floats (about 1.8e308) is not: the ETA and the limits' messages compute with
+    it as a float, and ``math.isfinite`` itself raises OverflowError on it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
-    return abs(value) < 2 ** 53 if isinstance(value, int) else math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 EVAL_SAMPLES = 10_000  # the final evaluation's samples, as lesson 8 compares them
@@ -572,10 +578,12 @@ class Progress:
 
     def width(self) -> int:
         """Characters a progress line may take: the terminal's columns less one, asked at
-        each update, so that a resized window is followed."""
+        each update, so that a resized window is followed; at least 20."""
         try:
             columns = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, OSError, ValueError):  # no file descriptor (a stream made in Python)
+            columns = 0
+        if columns <= 0:  # that, or a terminal whose size was never set (`docker -t`, some CI runners)
             columns = shutil.get_terminal_size().columns  # $COLUMNS, else standard output's, else 80
         return max(columns - 1, 20)
 
@@ -925,7 +933,8 @@ def explicit_settings(args) -> dict:
          interrupted="a checkpoint is only ever replaced whole, so any written before is intact")
 def main(argv=None) -> int:
     """The command line.  A first Ctrl-C (or a SIGTERM or SIGHUP) stops training at the next
-    step and saves a checkpoint; anywhere else, Ctrl-C ends it with one line."""
+    step and saves a checkpoint; anywhere else, Ctrl-C ends it with one line.  A signal the
+    parent process ignores stays ignored (:func:`cli.catch_signals`)."""
     with contextlib.ExitStack() as held:  # the run directory, held until the command ends
         return train_command(argv, held)
 
