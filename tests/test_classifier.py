@@ -405,3 +405,19 @@ def test_classifier_command_on_a_gpu_without_cupy_is_one_line(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "device 'gpu' needs CuPy" in err and err.count("\n") == 1
     assert stub_training == []
+
+
+def test_weights_the_loader_would_refuse_are_never_written(tmp_path, capsys):
+    """A diverged training (NaN weights) or a seed of 2**64 (stored as a Python object)
+    replaced the shipped weights with a file every evaluation then refused."""
+    net = classifier.build_classifier(seed=0)
+    path = tmp_path / "w.npz"
+    with pytest.raises(classifier.WeightsError, match="its seed would hold no plain number"):
+        classifier.save_weights(net, path, seed=2 ** 64)
+    net.flat_params[0] = np.nan
+    with pytest.raises(classifier.WeightsError, match="its params would hold values that are not finite numbers"):
+        classifier.save_weights(net, path, seed=0)
+    assert not path.exists()
+    with pytest.raises(SystemExit):
+        classifier.main(["--seed", str(2 ** 64), "--out", str(path)])
+    assert "--seed must be below 2**63" in capsys.readouterr().err

@@ -550,3 +550,19 @@ def test_a_corrupt_data_file_stops_training_with_one_line(tmp_path, capsys):
                        "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and f"{stem}.gz: truncated" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("sums", ["missing", "empty"])
+def test_the_shipped_mnist_without_its_digests_is_refused(tmp_path, monkeypatch, sums):
+    """The README says the shipped files are verified on load; with SHA256SUMS missing or
+    empty they loaded unchecked, and without a word."""
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(data.PACKAGE_DATA, copy)
+    (copy / "SHA256SUMS").unlink() if sums == "missing" else (copy / "SHA256SUMS").write_text("")
+    monkeypatch.setattr(data, "PACKAGE_DATA", copy)
+    with pytest.raises(data.DataError, match=r"SHA256SUMS: the digests of the shipped MNIST \(t10k-images-idx3-ubyte, "
+                                             r"t10k-labels-idx1-ubyte\) are missing; reinstall tinygan"):
+        load_dataset("mnist", "test")
+    assert load_dataset("mnist", "test", data_dir=copy)[0].shape == (10_000, 784)  # a --data-dir may lack them

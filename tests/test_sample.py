@@ -66,6 +66,14 @@ def test_generate_refuses_no_samples_and_an_empty_batch(run_dir):
             sample.generate(G, config, n, batch=batch)
 
 
+def test_generate_says_a_count_no_array_can_hold_is_too_many(run_dir):
+    """2**53 - 1 samples: NumPy's ValueError 'array is too big' came out of evaluate --n and
+    train --eval-samples as a traceback; a MemoryError is what their one-line messages catch."""
+    G, config = sample.load_generator(run_dir)
+    with pytest.raises(MemoryError, match="9,007,199,254,740,991 samples of 784 numbers are too many to hold"):
+        sample.generate(G, config, 2 ** 53 - 1, batch=2)
+
+
 def test_a_png_without_interpolate_is_a_picture_of_all_the_samples(tmp_path, run_dir, monkeypatch):
     """--out FILE.png writes a PNG (not .npy bytes), drawn from all n samples."""
     out = tmp_path / "s.png"

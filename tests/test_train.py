@@ -544,7 +544,7 @@ def test_an_output_that_cannot_be_written_is_one_line_after_the_checkpoint(tmp_p
 OPEN_FOLDERS_ARE_NAMED = os.path.isdir("/proc/self/fd")  # Linux: where_folder_is_now can tell
 
 
-@pytest.mark.parametrize("when", ["after the first checkpoint", "before it", "removed"])
+@pytest.mark.parametrize("when", ["after the first checkpoint", "before it", "removed", "copied away, linked back"])
 def test_a_run_directory_moved_under_the_run_is_followed_to_its_new_place(tmp_path, capsys, monkeypatch, when):
     """``mv`` on a training run's folder.  The next write failed, and the message said that
     no checkpoint had been written yet (there was none at the old path), though one had
@@ -554,12 +554,24 @@ def test_a_run_directory_moved_under_the_run_is_followed_to_its_new_place(tmp_pa
 
     def move_during_a_step(trainer):
         if trainer.step == (4 if when == "before it" else 10):  # 9 steps an epoch, the first checkpoint at 9
-            shutil.rmtree(out) if when == "removed" else out.rename(moved)
+            if when == "copied away, linked back":  # `mv` to another file system copies, then removes
+                shutil.copytree(out, moved)
+                shutil.rmtree(out)
+                out.symlink_to(moved)
+            else:
+                shutil.rmtree(out) if when == "removed" else out.rename(moved)
         return train_step(trainer)
 
     monkeypatch.setattr(train.Trainer, "train_step", move_during_a_step)
     code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "18", "--out", out)
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    if when == "copied away, linked back":  # the old path leads to the run's files: resume there
+        assert err.strip().endswith(f"; {out} holds a checkpoint again: if it is this run's, python -m "
+                                    f"tinygan.train --resume --out {out}") and out.is_symlink()
+        monkeypatch.setattr(train.Trainer, "train_step", train_step)
+        code, _, err = run_cli(capsys, "--resume", "--out", out, "--steps", "18", "--no-eval")
+        assert code == 0 and checkpoint.load(moved / "checkpoint.npz")[1]["step"] == 18, err
+        return
     assert not out.exists()  # no new folder of the old name
     if not OPEN_FOLDERS_ARE_NAMED:
         assert err.strip().endswith(f"the run directory {out} was moved or removed while the run wrote to it; "
@@ -622,6 +634,24 @@ def test_a_run_directory_moved_during_the_final_evaluation_gets_its_eval_json(tm
     assert json.loads((moved / "eval.json").read_text())["step"] == 3
     assert f"the run directory {out} was moved to {moved} while the run went on: eval.json is there" in printed
     assert f"samples: {moved / 'samples.png'}" in printed
+
+
+def test_a_run_directory_moved_while_the_run_starts_is_not_made_again(tmp_path, capsys, monkeypatch):
+    """Moved while the data loaded, the folder was made again by config.json's write and
+    trained into, while the run's lock stayed on the moved, empty one."""
+    out, moved = tmp_path / "r", tmp_path / "moved"
+    load_training_data = train.load_training_data
+
+    def move_while_loading(config):
+        out.rename(moved)
+        return load_training_data(config)
+
+    monkeypatch.setattr(train, "load_training_data", move_while_loading)
+    code, _, err = run_cli(capsys, *SMALL, "--arch", "seed", "--steps", "2", "--out", out)
+    where = f"moved to {moved}" if OPEN_FOLDERS_ARE_NAMED else "moved or removed"
+    assert code == 1 and err == (f"python -m tinygan.train: error: the run directory {out} was {where} as the run "
+                                 f"started; nothing was trained\n"), err
+    assert not out.exists() and not any(moved.iterdir())
 
 
 def test_where_a_held_folder_is_now(tmp_path):
@@ -1499,7 +1529,15 @@ def test_a_second_ctrl_c_during_training_stops_at_once(tmp_path, capsys, monkeyp
 
     monkeypatch.setattr(train, "run", two_ctrl_cs)
     code, _, err = run_cli(capsys, *SMALL, "--steps", "2", "--out", tmp_path / "r")
-    assert code == 130 and "stopped at once by a second Ctrl-C" in err, err
+    assert code == 130 and err.strip().endswith(f"stopped at once by a second Ctrl-C; no checkpoint was written "
+                                                f"yet ({tmp_path / 'r' / 'checkpoint.npz'})"), err
+    monkeypatch.undo()
+    assert run_cli(capsys, *SMALL, "--steps", "3", "--out", tmp_path / "s")[0] == 0
+    monkeypatch.setattr(train, "run", two_ctrl_cs)
+    code, _, err = run_cli(capsys, "--resume", "--out", tmp_path / "s", "--steps", "5")  # it said 'if any'
+    assert code == 130 and err.strip().endswith(f"stopped at once by a second Ctrl-C; {tmp_path / 's' / 'checkpoint.npz'}"
+                                                f" holds step 3; resume with: python -m tinygan.train --resume --out "
+                                                f"{tmp_path / 's'}"), err
 
 
 def test_progress_does_not_repeat_its_last_line():
@@ -2287,6 +2325,17 @@ def test_progress_on_a_terminal_never_wraps(monkeypatch, columns):
     assert stream.getvalue() == "\r" + ("x" * 200)[:width].ljust(width) + "\r" + "y" * 10 + " " * (width - 10)
 
 
+def test_the_progress_line_leaves_out_whole_fields_on_a_narrow_terminal():
+    """Cut at the terminal's width, a 90-character line lost D(G(z)) on 80 columns and cut
+    loss_G 1.209 to 'loss_G 1' on 60; now the least wanted fields go, whole."""
+    fields = {"epoch": "epoch 23", "step": "step 5400", "rate": "59.1 steps/s", "eta": "ETA 3m29s",
+              "loss_d": "loss_D 1.312", "loss_g": "loss_G 1.209", "d_real": "D(x) 0.55", "d_fake": "D(G(z)) 0.41"}
+    whole = " ".join(fields.values())
+    assert len(whole) == 90 and train.fitted_line(fields, None) == train.fitted_line(fields, 90) == whole
+    assert train.fitted_line(fields, 79) == "epoch 23 step 5400 ETA 3m29s loss_D 1.312 loss_G 1.209 D(x) 0.55 D(G(z)) 0.41"
+    assert train.fitted_line(fields, 59) == "step 5400 loss_D 1.312 loss_G 1.209 D(x) 0.55 D(G(z)) 0.41"
+
+
 def test_progress_on_a_terminal_of_no_size_falls_back_to_columns(monkeypatch):
     """A pty whose size was never set (`docker -t`, some CI runners) says 0 columns: the
     line then shrank to 20 characters; $COLUMNS (else 80) is the better guess."""
@@ -2789,6 +2838,24 @@ def test_progress_that_cannot_be_printed_does_not_stop_the_run(tmp_path, capsys,
     err = capsys.readouterr().err
     assert code == 1 and err == "python -m tinygan.train: error: cannot write standard output: No space left on device\n"
     assert checkpoint.load(tmp_path / "run" / "checkpoint.npz")[1]["step"] == 12
+
+
+def test_after_a_ctrl_c_into_a_closed_pipe_the_resume_command_goes_to_standard_error(tmp_path, capsys, monkeypatch):
+    """`train | tee log`, Ctrl-C: tee stops first, and the lines saying where the run
+    stopped and how to resume it were lost to the closed pipe (exit 1, no command)."""
+    class ClosedAfterCtrlC(io.StringIO):
+        def write(self, text):
+            if "stopped" in text or "resume" in text:
+                raise BrokenPipeError(32, "Broken pipe")
+            return super().write(text)
+
+    interrupt_at(monkeypatch, 3)
+    monkeypatch.setattr(sys, "stdout", ClosedAfterCtrlC())
+    out = tmp_path / "run"
+    code = train.main([*SMALL, "--arch", "seed", "--steps", "12", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 130 and err.startswith(f"stopped (interrupted) at step 3, in epoch 1; checkpoint {out}")
+    assert f"resume with: python -m tinygan.train --resume --out {out} --no-eval" in err
 
 
 def test_a_damaged_data_dim_is_refused_before_the_generator_is_built(tmp_path, capsys, monkeypatch):

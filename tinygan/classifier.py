@@ -93,7 +93,6 @@ def save_weights(net: nn.Sequential, path=WEIGHTS_PATH, **info) -> Path:
     import numpy  # file I/O happens on the host
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     hidden = [layer.n_out for layer in net.layers[:-1] if isinstance(layer, nn.Dense)]
     arrays = {
         "format_version": numpy.asarray(FORMAT_VERSION),
@@ -102,6 +101,12 @@ def save_weights(net: nn.Sequential, path=WEIGHTS_PATH, **info) -> Path:
         "state": backend.to_numpy(net.flat_state),
     }
     arrays.update({k: numpy.asarray(v) for k, v in info.items()})
+    # what load_classifier would refuse is never written (it would replace the shipped weights)
+    for name, array in arrays.items():
+        if array.dtype == object or (array.dtype.kind == "f" and not numpy.isfinite(array).all()):
+            raise WeightsError(f"not writing {path}: its {name} would hold "
+                               f"{'values that are not finite numbers' if array.dtype.kind == 'f' else 'no plain number'}")
+    path.parent.mkdir(parents=True, exist_ok=True)
     with checkpoint.atomic_write(path) as f:  # the shipped weights are never left half-written
         numpy.savez_compressed(f, **arrays)
     return path
@@ -232,6 +237,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=WEIGHTS_PATH,
                         help=f"where to write the weights (default: {WEIGHTS_PATH})")
     args = parser.parse_args(argv)
+    if args.seed >= 2 ** 63:  # stored with the weights as a 64-bit integer
+        parser.error(f"--seed must be below 2**63, got {args.seed}")
     if args.batch_size > TRAIN_SIZE:
         parser.error(f"--batch-size {args.batch_size} is more than the {TRAIN_SIZE:,} training digits")
     try:
@@ -253,6 +260,9 @@ def main(argv=None) -> int:
     minutes = (time.time() - start) / 60
     try:
         path = save_weights(net, args.out, test_accuracy=acc, epochs=args.epochs, seed=args.seed)
+    except WeightsError as err:  # a diverged training (try a smaller --lr), or a seed past 64 bits
+        print(f"{parser.prog}: error: {err}; the weights there are as they were", file=sys.stderr)
+        return 1
     except OSError as err:
         print(f"{parser.prog}: error: cannot write {args.out}: {describe_os_error(err)}; the weights "
               f"there are as they were", file=sys.stderr)

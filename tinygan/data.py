@@ -234,6 +234,10 @@ def load_dataset(name: str, split: str = "train", data_dir=None):
     sums = read_checksums(sums_file) if sums_file.is_file() else {}
 
     image_stem, label_stem = FILE_STEMS[split]
+    if data_dir is None and name == "mnist" and not {image_stem, label_stem} <= sums.keys():
+        # the shipped files are verified on load: without their digests nothing would be
+        raise DataError(f"{sums_file}: the digests of the shipped MNIST ({image_stem}, {label_stem}) are "
+                        f"missing; reinstall tinygan")
     paths = []
     for stem in (image_stem, label_stem):
         try:

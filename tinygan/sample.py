@@ -70,7 +70,10 @@ def generate(G, config, n: int, seed: int = 0, batch: int = 1000, progress=None)
     for start in range(0, n, batch):
         part = to_numpy(G(rng.normal((min(batch, n - start), config.z_dim))))
         if samples is None:
-            samples = np.empty((n, part.shape[1]), dtype=np.float32)
+            try:
+                samples = np.empty((n, part.shape[1]), dtype=np.float32)
+            except ValueError:  # NumPy's "array is too big": more bytes than an address can count
+                raise MemoryError(f"{n:,} samples of {part.shape[1]} numbers are too many to hold") from None
         samples[start:start + len(part)] = part
         if progress is not None:
             progress(start + len(part), n)

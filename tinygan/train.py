@@ -659,6 +659,18 @@ def count_limit_reached(trainer: Trainer, max_steps=None, max_epochs=None) -> bo
             or max_epochs is not None and trainer.epoch >= max_epochs)
 
 
+def fitted_line(fields: dict, width: int | None, least_wanted=("rate", "epoch", "eta")) -> str:
+    """The progress line's fields joined by spaces; where that is wider than ``width`` (a
+    narrow terminal), whole fields are left out, ``least_wanted`` first, so that no number
+    is cut in half and the losses and D's outputs stay (an 80-column terminal lost D(G(z)))."""
+    fields = dict(fields)
+    for name in least_wanted:
+        if width is None or len(" ".join(fields.values())) <= width:
+            break
+        fields.pop(name, None)
+    return " ".join(fields.values())
+
+
 class MetricsLog:
     """The run's ``metrics.jsonl``: the means of each step's four numbers over a stretch of
     steps, one JSON line per stretch.
@@ -771,9 +783,11 @@ def run(trainer: Trainer, out: Path, max_steps=None, max_epochs=None, max_second
         shown_epoch = trainer.epoch + 1 if trainer.cursor else max(trainer.epoch, 1)
         if latest_record:
             r = latest_record
-            progress.update(f"epoch {shown_epoch} step {trainer.step} {rate:.1f} steps/s ETA {eta} "
-                            f"loss_D {r['loss_d']:.3f} loss_G {r['loss_g']:.3f} "
-                            f"D(x) {r['d_real']:.2f} D(G(z)) {r['d_fake']:.2f}", force=force)
+            fields = {"epoch": f"epoch {shown_epoch}", "step": f"step {trainer.step}",
+                      "rate": f"{rate:.1f} steps/s", "eta": f"ETA {eta}",
+                      "loss_d": f"loss_D {r['loss_d']:.3f}", "loss_g": f"loss_G {r['loss_g']:.3f}",
+                      "d_real": f"D(x) {r['d_real']:.2f}", "d_fake": f"D(G(z)) {r['d_fake']:.2f}"}
+            progress.update(fitted_line(fields, progress.width() if progress.tty else None), force=force)
 
     while (reason := limit_reached()) is None:
         step_start = time.monotonic()
@@ -967,6 +981,8 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         config = config_from_args(args, parser)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = hold(Path(args.out or f"runs/{config.data}-{config.arch}-{stamp}"), new=True)
+    # the folder as it was held: one moved from now on is followed, not made again (atomic_write would)
+    identity = checkpoint.folder_identity(out) if out.is_dir() else None
 
     try:
         data = load_training_data(config)
@@ -996,6 +1012,12 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
     trainer.limits = {"steps": max_steps, "epochs": max_epochs,
                       "seconds": None if max_seconds is None else trainer.seconds + max_seconds}
 
+    if identity is not None and not checkpoint.is_the_folder(out, identity):
+        now = checkpoint.where_folder_is_now(identity)
+        print(f"python -m tinygan.train: error: the run directory {out} was "
+              f"{f'moved to {now}' if now else 'moved or removed'} as the run started; nothing was trained",
+              file=sys.stderr)
+        return 1
     try:
         write_text_atomically(out / "config.json", json.dumps(dataclasses.asdict(config), indent=2) + "\n")
     except OSError as err:
@@ -1019,7 +1041,7 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
     previous = catch_signals(on_stop_signal, (signal.SIGINT, *STOP_SIGNALS))
     real_for_plots = data[:5000] if data.shape[1] < 64 else None
     ckpt = out / "checkpoint.npz"
-    identity = checkpoint.folder_identity(out)  # config.json is in it: the folder is there
+    identity = identity or checkpoint.folder_identity(out)  # config.json is in it: the folder is there
     slowdown = None
     if device == "cpu" and (backend.blas_threads() or 1) > 1:
         slowdown = (SlowdownWatch(), lambda best, now: (
@@ -1043,8 +1065,13 @@ def train_command(argv, held: contextlib.ExitStack) -> int:
         return 1
     except KeyboardInterrupt as err:  # a second signal: stop now, whatever was being done
         signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
-        print(f"\npython -m tinygan.train: stopped at once by a second {signal_name(signum)}; "
-              f"{ckpt} holds the last checkpoint written, if any", file=sys.stderr)
+        try:  # what is saved, from the file itself: the save the second signal cut short left it as it was
+            kept = (f"{ckpt} holds step {checkpoint.load(ckpt)[1]['step']}; resume with: "
+                    f"{resume_command(out, args, device)}")
+        except (OSError, checkpoint.CheckpointError, KeyError, TypeError):
+            kept = f"no checkpoint was written yet ({ckpt})"
+        print(f"\npython -m tinygan.train: stopped at once by a second {signal_name(signum)}; {kept}",
+              file=sys.stderr)
         return 128 + signum
     finally:
         for sig, handler in previous.items():
@@ -1061,11 +1088,17 @@ def end_of_run(trainer: Trainer, out: Path, reason: str, stop_flag: dict, args, 
     stop_signal = stop_flag["signal"] or signal.SIGINT  # what set the stop flag, if anything did
     done = (f"after epoch {trainer.epoch}" if trainer.cursor == 0
             else f"in epoch {trainer.epoch + 1}")  # the progress line's epoch counts from 1
-    print(f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}")
+    stopped = f"stopped ({reason}) at step {trainer.step}, {done}; checkpoint {ckpt}"
     if reason == "interrupted":
-        print(f"resume with: {resume_command(out, args, device)}   "
-              f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
+        lines = (f"{stopped}\nresume with: {resume_command(out, args, device)}   "
+                 f"(it goes on to the same limits: {describe_limits(trainer.limits)})")
+        try:
+            print(lines, flush=True)
+        except OSError:  # `train | tee log`: the Ctrl-C stopped tee first, but how to resume must be said
+            silence_stdout()
+            print(lines, file=sys.stderr)
         return 128 + stop_signal
+    print(stopped)
     evaluating = not args.no_eval and scored_as_digits(config)
     if stop_flag["stop"] and evaluating:  # the signal came while the last checkpoint and figures were written
         print(f"{signal_name(stop_signal)} after training: the evaluation is skipped; run it with "
@@ -1106,8 +1139,12 @@ def run_directory_gone(out: Path, identity) -> str | None:
         return f"the run directory {out} was moved or removed while the run wrote to it; training stopped"
     if now == "":
         # `mv` to another file system copies, then removes: the files may live on elsewhere
-        return (f"the run directory {out} was removed, or moved to another file system, while the run "
+        gone = (f"the run directory {out} was removed, or moved to another file system, while the run "
                 f"wrote to it; training stopped")
+        if (out / "checkpoint.npz").is_file():  # moved, and linked back (or copied back) in its place
+            gone += (f"; {out} holds a checkpoint again: if it is this run's, python -m tinygan.train "
+                     f"--resume --out {shell_quoted(out)}")
+        return gone
     if not (Path(now) / "checkpoint.npz").is_file():
         return (f"the run directory {out} was moved to {now} while the run wrote to it; training "
                 f"stopped before its first checkpoint")
